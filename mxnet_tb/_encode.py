@@ -1,0 +1,82 @@
+"""Serialized ``Event`` messages: the generic protobuf path and a hand-encoded fast path for scalars.
+
+Scalars are the hot path of every training loop. Their events have a fixed shape, so they are encoded
+directly in protobuf's wire format from a per-tag prefix cached by the caller, about 5x faster than building
+``event_pb2.Event`` objects. The bytes are identical to ``Event.SerializeToString()``; the tests hold the two
+paths to that.
+
+Example::
+
+    >>> prefix = scalar_value_prefix("loss")
+    >>> event_pb2.Event.FromString(scalar_event(prefix, 0.5, 3, 1.0)).summary.value[0].simple_value
+    0.5
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterable
+
+from tensorboard.compat.proto import event_pb2, summary_pb2
+
+__all__ = ["file_version_event", "scalar_event", "scalar_value_prefix", "summary_event"]
+
+FILE_VERSION = "brain.Event:2"
+
+_pack_double = struct.Struct("<d").pack
+_pack_float = struct.Struct("<f").pack
+_SMALL_VARINTS = [bytes((n,)) for n in range(128)]
+_U64 = (1 << 64) - 1
+_FLOAT32_MAX = 3.4028234663852886e38
+
+# Wire-format keys: (field number << 3) | wire type.
+_EVENT_WALL_TIME = b"\x09"  # Event.wall_time, 64-bit
+_EVENT_STEP = b"\x10"  # Event.step, varint
+_EVENT_SUMMARY = b"\x2a"  # Event.summary, length-delimited
+_SUMMARY_VALUE = b"\x0a"  # Summary.value, length-delimited
+_VALUE_TAG = b"\x0a"  # Summary.Value.tag, length-delimited
+_VALUE_SIMPLE_VALUE = b"\x15"  # Summary.Value.simple_value, 32-bit
+
+
+def _varint(n: int) -> bytes:
+    if 0 <= n < 128:
+        return _SMALL_VARINTS[n]
+    n &= _U64  # negative int64 values take ten bytes, as protobuf encodes them
+    out = bytearray()
+    while n > 0x7F:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def file_version_event(walltime: float) -> bytes:
+    """The first event of every file, which tells readers the format version."""
+    return event_pb2.Event(wall_time=walltime, file_version=FILE_VERSION).SerializeToString()
+
+
+def summary_event(values: Iterable[summary_pb2.Summary.Value], step: int, walltime: float) -> bytes:
+    """An event carrying ``values`` at ``step``."""
+    event = event_pb2.Event(wall_time=walltime, step=step)
+    event.summary.value.extend(values)
+    return event.SerializeToString()
+
+
+def scalar_value_prefix(tag: str) -> bytes:
+    """The constant head of a scalar ``Summary.Value`` for ``tag``: cache it per tag."""
+    tag_bytes = tag.encode("utf-8")
+    return _VALUE_TAG + _varint(len(tag_bytes)) + tag_bytes + _VALUE_SIMPLE_VALUE
+
+
+def scalar_event(value_prefix: bytes, value: float, step: int, walltime: float) -> bytes:
+    """A scalar event, byte-identical to the ``event_pb2`` path (float32 ``simple_value``)."""
+    try:
+        packed = _pack_float(value)
+    except OverflowError:  # beyond float32's range: protobuf stores an infinity, so do we
+        packed = _pack_float(float("inf") if value > 0 else float("-inf"))
+    summary_value = value_prefix + packed
+    summary = _SUMMARY_VALUE + _varint(len(summary_value)) + summary_value
+    head = _EVENT_WALL_TIME + _pack_double(walltime) if walltime != 0.0 else b""
+    if step:
+        head += _EVENT_STEP + _varint(step)
+    return head + _EVENT_SUMMARY + _varint(len(summary)) + summary

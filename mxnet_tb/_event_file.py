@@ -1,0 +1,320 @@
+"""One TensorBoard event file, fed by callers and written by a background thread.
+
+``EventFileWriter`` owns four things and nothing else: a unique file name, a bounded in-memory queue of
+framed records, the background thread that writes the queue to disk, and reporting I/O failures to the caller.
+
+How data moves::
+
+    caller:  write(record) -> appended to the queue (microseconds, no I/O)
+    thread:  every ``flush_secs``, or once half the queue is used, writes the queue in one system call
+    caller:  flush() / close() write what is queued themselves, so they never wait on a dead thread
+    caller:  a full queue (``max_queue`` records or 32 MiB) is written by the caller that fills it
+
+Failures are never swallowed: an ``OSError`` in the thread is kept and raised, as ``EventWriteError``
+naming the file and the OS error, by the next ``write``, ``flush`` or ``close``. The writer then carries on
+in a fresh file, so a later recovery of the disk loses nothing more.
+
+Example::
+
+    >>> w = EventFileWriter("/tmp/logs", flush_secs=5)   # doctest: +SKIP
+    >>> w.write(frame(event_bytes))                      # doctest: +SKIP
+    >>> w.close()                                        # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import errno
+import itertools
+import logging
+import os
+import socket
+import threading
+import time
+import weakref
+from typing import BinaryIO
+
+from ._encode import file_version_event
+from ._record import frame
+
+__all__ = ["DEFAULT_MAX_QUEUE", "EventFileWriter", "EventWriteError", "WriterClosedError"]
+
+_log = logging.getLogger("mxnet_tb")
+
+DEFAULT_MAX_QUEUE = 1024
+MAX_PENDING_BYTES = 32 * 1024 * 1024
+EXIT_TIMEOUT_SECS = 5.0
+
+_file_counter = itertools.count()  # per process: two writers in one second never pick the same name
+_live_writers: weakref.WeakSet[EventFileWriter] = weakref.WeakSet()
+
+
+class EventWriteError(OSError):
+    """Events could not be written to an event file; ``filename`` and ``errno`` say where and why."""
+
+
+class WriterClosedError(RuntimeError):
+    """An event was logged after the writer was closed."""
+
+
+def _host_name() -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in socket.gethostname()) or "localhost"
+
+
+class EventFileWriter:
+    """Appends framed records to one event file in ``logdir`` from any number of threads.
+
+    The file is created on the first write, named
+    ``events.out.tfevents.<10-digit seconds>.<host>.<pid>.<counter><suffix>`` and opened exclusively, so
+    no other writer, in this process or another, can share or truncate it.
+    """
+
+    def __init__(
+        self,
+        logdir: str | os.PathLike[str],
+        *,
+        max_queue: int = DEFAULT_MAX_QUEUE,
+        flush_secs: float = 120.0,
+        filename_suffix: str = "",
+    ) -> None:
+        self._logdir = os.path.abspath(os.fspath(logdir))
+        os.makedirs(self._logdir, exist_ok=True)
+        self._max_queue = max_queue
+        self._batch_size = max(1, max_queue // 2)
+        self._flush_secs = flush_secs
+        self._suffix = filename_suffix
+        self._init_state()
+        self.lost_events = 0
+        _live_writers.add(self)
+
+    def _init_state(self) -> None:
+        self._lock = threading.Lock()
+        self._wake = threading.Condition(self._lock)
+        self._io_lock = threading.Lock()  # held while the queue is taken and written, keeps batches in order
+        self._pending: list[bytes] = []
+        self._pending_bytes = 0
+        self._closed = False
+        self._error: EventWriteError | None = None
+        self._file: BinaryIO | None = None
+        self._path: str | None = None
+        self._file_id: tuple[int, int] | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def logdir(self) -> str:
+        return self._logdir
+
+    @property
+    def path(self) -> str | None:
+        """The event file currently written to, or None before the first write."""
+        return self._path
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    # -- callers ------------------------------------------------------------------------------------------
+
+    def write(self, record: bytes) -> None:
+        """Queue one framed record. Raises a kept background error, or ``WriterClosedError``."""
+        with self._lock:
+            if self._closed:
+                raise WriterClosedError(f"cannot write to the event writer for {self._logdir}: it is closed")
+            if self._error is not None:
+                self._raise_kept_error()
+            self._pending.append(record)
+            self._pending_bytes += len(record)
+            queued = len(self._pending)
+            if queued == self._batch_size or self._thread is None:
+                self._wake_thread()
+            full = queued >= self._max_queue or self._pending_bytes >= MAX_PENDING_BYTES
+        if full:
+            self._write_pending()
+
+    def flush(self) -> None:
+        """Return once every record written before this call is on disk (handed to the OS)."""
+        with self._lock:
+            if self._error is not None:
+                self._raise_kept_error()
+        self._write_pending()
+
+    def close(self) -> None:
+        """Write what is queued, fsync and close the file, stop the thread. Safe to call twice."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._wake.notify_all()
+            thread = self._thread
+        try:
+            self._write_pending()
+        finally:
+            with self._io_lock:
+                self._close_file(sync=True)
+            if thread is not None and thread is not threading.current_thread():
+                thread.join(EXIT_TIMEOUT_SECS)
+            _live_writers.discard(self)
+        with self._lock:
+            if self._error is not None:
+                self._raise_kept_error()
+
+    # -- internals ----------------------------------------------------------------------------------------
+
+    def _raise_kept_error(self) -> None:
+        """Raise the background error once; the caller holds ``_lock``."""
+        error, self._error = self._error, None
+        assert error is not None
+        raise error
+
+    def _wake_thread(self) -> None:
+        """Notify the thread, starting it if needed; the caller holds ``_lock``."""
+        if self._thread is None or not self._thread.is_alive():
+            self._thread = threading.Thread(target=self._run, name=f"mxnet_tb-writer:{self._logdir}", daemon=True)
+            self._thread.start()
+        self._wake.notify()
+
+    def _run(self) -> None:
+        next_flush = time.monotonic() + self._flush_secs
+        while True:
+            with self._lock:
+                while not self._closed and len(self._pending) < self._batch_size:
+                    remaining = next_flush - time.monotonic()
+                    if remaining <= 0:
+                        break
+                    self._wake.wait(remaining)
+                if self._closed:
+                    return
+            try:
+                self._write_pending()
+            except EventWriteError as exc:
+                with self._lock:
+                    self._error = exc  # the latest failure is the one to report
+            except BaseException as exc:  # keep the thread alive: a logging bug must not stop logging
+                _log.exception("mxnet_tb writer thread for %s failed", self._logdir)
+                with self._lock:
+                    self._error = EventWriteError(errno.EIO, f"writer thread failed: {exc!r}", self._path)
+            next_flush = time.monotonic() + self._flush_secs
+
+    def _write_pending(self, lock_timeout: float = -1) -> None:
+        """Take the whole queue and write it in one call; raise ``EventWriteError`` on failure."""
+        if not self._io_lock.acquire(timeout=lock_timeout):
+            raise TimeoutError(f"event file in {self._logdir} is busy: a write did not finish in time")
+        try:
+            with self._lock:
+                batch, self._pending, self._pending_bytes = self._pending, [], 0
+            if batch:
+                self._write_batch(batch)
+        finally:
+            self._io_lock.release()
+
+    def _write_batch(self, batch: list[bytes]) -> None:
+        removed = self._file is not None and not self._file_still_on_disk()
+        old_path = self._path
+        if removed:
+            self._discard_file()
+        try:
+            if self._file is None:
+                self._open_new_file()
+            assert self._file is not None
+            self._file.write(b"".join(batch))
+            self._file.flush()
+        except OSError as exc:
+            self.lost_events += len(batch)
+            failed_path = self._path or self._logdir
+            self._discard_file()
+            raise EventWriteError(
+                exc.errno or errno.EIO,
+                f"could not write {len(batch)} event(s): {exc.strerror or exc}",
+                failed_path,
+            ) from exc
+        if removed:
+            raise EventWriteError(
+                errno.ENOENT,
+                "event file was removed from disk (was the log directory deleted?); what it held is gone, "
+                f"logging continues in {self._path}",
+                old_path,
+            )
+
+    def _open_new_file(self) -> None:
+        os.makedirs(self._logdir, exist_ok=True)
+        while True:
+            name = (
+                f"events.out.tfevents.{int(time.time()):010d}.{_host_name()}.{os.getpid()}."
+                f"{next(_file_counter)}{self._suffix}"
+            )
+            path = os.path.join(self._logdir, name)
+            try:
+                handle = open(path, "xb")  # noqa: SIM115 - lives until close()
+            except FileExistsError:
+                continue
+            break
+        self._file, self._path = handle, path
+        stat = os.fstat(handle.fileno())
+        self._file_id = (stat.st_dev, stat.st_ino)
+        handle.write(frame(file_version_event(time.time())))
+
+    def _file_still_on_disk(self) -> bool:
+        assert self._path is not None
+        try:
+            stat = os.stat(self._path)
+        except OSError:
+            return False
+        return (stat.st_dev, stat.st_ino) == self._file_id
+
+    def _close_file(self, sync: bool) -> None:
+        """Flush (and with ``sync``, fsync) and close the file; raise ``EventWriteError`` on failure."""
+        handle, path, self._file, self._file_id = self._file, self._path, None, None
+        if handle is None:
+            return
+        try:
+            handle.flush()
+            if sync:
+                os.fsync(handle.fileno())
+        except OSError as exc:
+            raise EventWriteError(
+                exc.errno or errno.EIO, f"could not flush event file: {exc.strerror or exc}", path
+            ) from exc
+        finally:
+            with contextlib.suppress(OSError):  # a failed flush above is already reported
+                handle.close()
+
+    def _discard_file(self) -> None:
+        """Drop a broken file handle after a failure that is reported already."""
+        with contextlib.suppress(EventWriteError):
+            self._close_file(sync=False)
+
+    def _close_at_exit(self) -> None:
+        """Interpreter exit: write what is queued with a bounded wait; report failures, never raise."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._wake.notify_all()
+        try:
+            self._write_pending(lock_timeout=EXIT_TIMEOUT_SECS)
+            with self._io_lock:
+                self._close_file(sync=True)
+        except (OSError, TimeoutError) as exc:
+            _log.error("mxnet_tb: events for %s were not written at exit: %s", self._logdir, exc)
+        if self._error is not None:
+            _log.error("mxnet_tb: %s", self._error)
+
+    def _forget_parent_after_fork(self) -> None:
+        """In a forked child: the parent owns the file and the queue; the child starts afresh if it logs."""
+        self._init_state()
+
+
+def _close_all_at_exit() -> None:
+    for writer in list(_live_writers):
+        writer._close_at_exit()
+
+
+def _after_fork_in_child() -> None:
+    for writer in list(_live_writers):
+        writer._forget_parent_after_fork()
+
+
+atexit.register(_close_all_at_exit)
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -1,0 +1,65 @@
+"""Tags and run names: validated once, and kept from ever naming a path outside the log directory.
+
+Example::
+
+    >>> clean_tag("/train//loss/")
+    'train/loss'
+    >>> run_dir("/logs", "acc", "../../etc")
+    Traceback (most recent call last):
+    ...
+    ValueError: run name must not contain '..' path parts; got '../../etc'
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+__all__ = ["clean_tag", "run_dir"]
+
+MAX_NAME_BYTES = 255  # longest file name most file systems accept
+
+
+def clean_tag(tag: Any, *, name: str = "tag") -> str:
+    """``tag`` with surrounding blanks and repeated, leading or trailing '/' removed.
+
+    TensorBoard groups charts by the part of a tag before its first '/'. Raises TypeError for a non-string
+    and ValueError for an empty tag, control characters, or text that is not valid Unicode.
+    """
+    if not isinstance(tag, str):
+        raise TypeError(f"{name} must be a str; got {type(tag).__name__}: {tag!r:.80}")
+    cleaned = "/".join(part for part in tag.strip().split("/") if part.strip())
+    if not cleaned:
+        raise ValueError(f"{name} must be a non-empty string; got {tag!r}")
+    bad = next((c for c in cleaned if c < " " or c == "\x7f"), None)
+    if bad is not None:
+        raise ValueError(f"{name} must not contain control characters; got {bad!r} in {tag!r:.80}")
+    try:
+        cleaned.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(f"{name} is not valid Unicode (lone surrogate?): {tag!r:.80}") from None
+    return cleaned
+
+
+def run_dir(logdir: str, *names: str) -> str:
+    """The directory for a sub-run ``logdir/name1/name2...``; ValueError if it would leave ``logdir``."""
+    parts: list[str] = []
+    for raw in names:
+        text = clean_tag(raw, name="run name")
+        for part in text.split("/"):
+            if part == "..":
+                raise ValueError(f"run name must not contain '..' path parts; got {raw!r}")
+            if part == ".":
+                continue
+            if "\\" in part or os.sep in part or (os.altsep and os.altsep in part):
+                raise ValueError(f"run name must not contain path separators other than '/'; got {raw!r}")
+            if len(part.encode("utf-8")) > MAX_NAME_BYTES:
+                raise ValueError(f"run name part is longer than {MAX_NAME_BYTES} bytes: {part[:40]!r}...")
+            parts.append(part)
+    if not parts:
+        raise ValueError(f"run name must name a directory; got {names!r}")
+    root = os.path.realpath(logdir)
+    path = os.path.join(root, *parts)
+    if os.path.commonpath([root, os.path.realpath(path)]) != root:
+        raise ValueError(f"run directory {path!r} resolves outside the log directory {root!r}")
+    return path

@@ -1,0 +1,1 @@
+"""MXNet ``Monitor`` subclasses that log to TensorBoard (gradients, weights, activations): coming next."""

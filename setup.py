@@ -1,0 +1,39 @@
+"""Package metadata for mxnet_tb: TensorBoard for Apache MXNet."""
+
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+ROOT = Path(__file__).parent
+VERSION = {}
+exec((ROOT / "mxnet_tb" / "_version.py").read_text(), VERSION)
+
+setup(
+    name="mxnet-tb",
+    version=VERSION["__version__"],
+    description="TensorBoard for Apache MXNet: Module-API callbacks, monitors and a SummaryWriter",
+    long_description=(ROOT / "README.md").read_text(encoding="utf-8"),
+    long_description_content_type="text/markdown",
+    packages=find_packages(include=["mxnet_tb", "mxnet_tb.*"]),
+    python_requires=">=3.9,<3.12",
+    install_requires=[
+        # MXNet 1.9.1 is the last release; it needs numpy < 1.24 (it uses np.bool).
+        "mxnet==1.9.1",
+        "numpy>=1.21,<1.24",
+        "protobuf>=3.20,<8",
+        # Protos (tensorboard.compat.proto) and plugin metadata modules come from here.
+        "tensorboard>=2.12,<3",
+        # Hardware-accelerated CRC32C (SSE4.2) for record framing.
+        "google-crc32c>=1.5,<2",
+    ],
+    extras_require={
+        "test": ["pytest>=7", "ruff>=0.5"],
+        "bench": ["tensorboardX>=2.6"],
+    },
+    classifiers=[
+        "Programming Language :: Python :: 3",
+        "License :: OSI Approved :: Apache Software License",
+        "Topic :: Scientific/Engineering :: Artificial Intelligence",
+    ],
+    license="Apache-2.0",
+)
