@@ -243,13 +243,13 @@ class EventFileWriter:
                 f"events.out.tfevents.{int(time.time()):010d}.{_host_name()}.{os.getpid()}."
                 f"{next(_file_counter)}{self._suffix}"
             )
-            path = os.path.join(self._logdir, name)
+            self._path = os.path.join(self._logdir, name)  # a failure to create it names it too
             try:
-                handle = open(path, "xb")  # noqa: SIM115 - lives until close()
+                handle = open(self._path, "xb")  # noqa: SIM115 - lives until close()
             except FileExistsError:
                 continue
             break
-        self._file, self._path = handle, path
+        self._file = handle
         stat = os.fstat(handle.fileno())
         self._file_id = (stat.st_dev, stat.st_ino)
         handle.write(frame(file_version_event(time.time())))

@@ -159,8 +159,10 @@ class SummaryWriter:
         number = value if type(value) is float else to_float(value, name=f"value for tag {cached[0]!r}")
         wall = time.time() if walltime is None else to_walltime(walltime)
         with self._lock:
+            writer = self._run("")
             step = self._step("", cached[0], global_step)
-            self._run("").write(frame(scalar_event(cached[1], number, step, wall)))
+            writer.write(frame(scalar_event(cached[1], number, step, wall)))
+            self._last_steps[("", cached[0])] = step
 
     def add_scalars(
         self,
@@ -190,8 +192,10 @@ class SummaryWriter:
             entries.append((run, to_float(value, name=f"value {name!r} of {tag!r}")))
         with self._lock:
             for run, number in entries:
+                writer = self._run(run)
                 step = self._step(run, tag, global_step)
-                self._run(run).write(frame(scalar_event(prefix, number, step, wall)))
+                writer.write(frame(scalar_event(prefix, number, step, wall)))
+                self._last_steps[(run, tag)] = step
 
     # -- other kinds --------------------------------------------------------------------------------------
 
@@ -233,8 +237,10 @@ class SummaryWriter:
     def _write_value(self, run: str, value: Any, global_step: Any, walltime: Any) -> None:
         wall = time.time() if walltime is None else to_walltime(walltime)
         with self._lock:
+            writer = self._run(run)
             step = self._step(run, value.tag, global_step)
-            self._run(run).write(frame(summary_event([value], step, wall)))
+            writer.write(frame(summary_event([value], step, wall)))
+            self._last_steps[(run, value.tag)] = step
 
     def _run(self, run: str) -> EventFileWriter:
         """The event writer of ``run`` (relative to logdir, '' for the writer's own); caller holds the lock."""
@@ -249,7 +255,10 @@ class SummaryWriter:
         return writer
 
     def _step(self, run: str, tag: str, global_step: Any) -> int:
-        """The step to log at; warns once per tag when steps go backwards. Caller holds the lock."""
+        """The step to log at; warns once per tag when steps go backwards. Caller holds the lock.
+
+        The caller records the step in ``_last_steps`` once the event is queued, so a failed call uses none.
+        """
         key = (run, tag)
         last = self._last_steps.get(key)
         if global_step is None:
@@ -264,5 +273,4 @@ class SummaryWriter:
                     StepOrderWarning,
                     stacklevel=_caller_stacklevel(),
                 )
-        self._last_steps[key] = step
         return step

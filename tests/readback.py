@@ -18,8 +18,11 @@ def event_files(logdir: str | os.PathLike[str]) -> list[str]:
 
 
 def load_events(path: str | os.PathLike[str]) -> list[Any]:
-    """Every event of one file, through TensorBoard's ``EventFileLoader`` (stops at a bad record)."""
-    return list(event_file_loader.EventFileLoader(os.fspath(path)).Load())
+    """Every event of one file as written (no read-time migration), through TensorBoard's loader.
+
+    Like every TensorBoard loader, it stops at the first truncated or corrupt record.
+    """
+    return list(event_file_loader.LegacyEventFileLoader(os.fspath(path)).Load())
 
 
 def summary_events(logdir: str | os.PathLike[str]) -> list[Any]:
