@@ -1,0 +1,34 @@
+import inspect
+import subprocess
+import sys
+
+import mxnet_tb
+
+EXPECTED = {"EventWriteError", "StepOrderWarning", "SummaryWriter", "WriterClosedError", "__version__"}
+
+
+def test_public_names_are_exactly_the_intended_ones():
+    assert set(mxnet_tb.__all__) == EXPECTED
+    assert all(hasattr(mxnet_tb, name) for name in EXPECTED)
+
+
+def test_every_public_callable_has_a_docstring_and_type_hints():
+    writer = mxnet_tb.SummaryWriter
+    public = [getattr(writer, n) for n in dir(writer) if not n.startswith("_")] + [writer.__init__]
+    for member in public:
+        assert inspect.getdoc(member), member
+        assert "return" in member.__annotations__, member
+    for name in EXPECTED - {"__version__"}:
+        assert inspect.getdoc(getattr(mxnet_tb, name)), name
+
+
+def test_importing_the_package_does_not_import_mxnet():
+    code = "import sys, mxnet_tb; print('mxnet' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
+
+
+def test_writer_errors_are_the_documented_types():
+    assert issubclass(mxnet_tb.EventWriteError, OSError)
+    assert issubclass(mxnet_tb.WriterClosedError, RuntimeError)
+    assert issubclass(mxnet_tb.StepOrderWarning, UserWarning)
