@@ -3,15 +3,15 @@
 ``bins`` chooses the buckets:
 
 - ``'default'``: TensorBoard's own exponential buckets (edges at +-1e-12 * 1.1**k up to 1e20, and 0). The
-  bucket of a value is computed from its logarithm and checked against the exact edges, not searched for,
-  so 1M values take a few milliseconds.
+  bucket of a value is looked up in a table indexed by its exponent and top mantissa bits, not searched
+  for, and exactly matches TensorBoard's own search.
 - an int ``n``: ``n`` equal-width buckets from the minimum to the maximum (``numpy.histogram``'s rule).
 - a NumPy rule name (``'auto'``, ``'fd'``, ``'sturges'``, ...): the bucket count NumPy's rule picks. Inputs
   above 4M values pick it from an evenly strided sample of 4M, scaled to the full size; at most
   ``MAX_RULE_BINS`` buckets.
 - a 1-D increasing sequence of edges. Values outside them land in extra buckets below/above, never lost.
 
-Values are read in chunks of 1M, so only one chunk is ever converted to float64. Non-finite values are a
+Values are read in chunks of 64K, so no copy of the whole input is ever made. Non-finite values are a
 ``ValueError`` that counts them.
 
 Example::
@@ -34,7 +34,7 @@ __all__ = ["DEFAULT_BUCKET_LIMITS", "MAX_RULE_BINS", "Bins", "histogram_proto", 
 
 Bins = Union[str, int, Sequence[float], np.ndarray]
 
-CHUNK = 1 << 20
+CHUNK = 1 << 16  # 64K values: temporaries stay in the CPU cache
 RULE_SAMPLE = 1 << 22
 MAX_RULE_BINS = 10_000
 NUMPY_RULES = ("auto", "fd", "doane", "scott", "stone", "rice", "sturges", "sqrt")
@@ -54,58 +54,99 @@ _POSITIVE = _positive_edges()
 _K = len(_POSITIVE)
 _DBL_MAX = float(np.finfo(np.float64).max)
 DEFAULT_BUCKET_LIMITS = np.concatenate([[-_DBL_MAX], -_POSITIVE[::-1], [0.0], _POSITIVE, [_DBL_MAX]])
-# _BOUNDS[j] is the j-th positive edge counted from 1 (_BOUNDS[0] = 0, _BOUNDS[K + 1] = inf), for corrections.
-_BOUNDS = np.concatenate([[0.0], _POSITIVE, [np.inf]])
-_LOG_FIRST = np.float32(math.log(1.0e-12))
-_INV_LOG_STEP = np.float32(1.0 / math.log(1.1))
+
+
+class _CellTable:
+    """TensorBoard's bucket of each value by table lookup, for one float width.
+
+    A "cell" is a value's sign, exponent and top 4 mantissa bits: it spans at most 6.25% in value while edges
+    are 10% apart, so a cell holds at most one edge. Per cell the table keeps the bucket index of its values
+    below that edge and the edge itself as a threshold, so that ``bucket = base[cell] + (value >= edge[cell])``.
+    Thresholds are rounded to the table's float width in the direction that keeps that test exact against
+    the float64 edges.
+    """
+
+    MANTISSA_BITS = 4
+
+    def __init__(self, float_type: type[np.floating], int_type: type[np.signedinteger]) -> None:
+        self.int_type = int_type
+        info = np.finfo(float_type)
+        width = info.bits
+        self.shift = info.nmant - self.MANTISSA_BITS
+        cell_bits = width - self.shift
+        cells = np.arange(1 << cell_bits, dtype=np.uint64)
+        negative = (cells >> np.uint64(cell_bits - 1)).astype(bool)
+        magnitude_cell = cells & np.uint64((1 << (cell_bits - 1)) - 1)
+        unsigned = np.dtype(f"u{width // 8}")
+
+        def as_float(cell_ids: np.ndarray) -> np.ndarray:
+            return (cell_ids << np.uint64(self.shift)).astype(unsigned).view(float_type).astype(np.float64)
+
+        starts, ends = as_float(magnitude_cell), as_float(magnitude_cell + np.uint64(1))
+        below = np.searchsorted(_POSITIVE, starts, side="left")  # edges under the cell
+        inside = np.append(_POSITIVE, np.inf)[below]
+        edge = np.where(inside < ends, inside, np.inf)  # the cell's edge, if any
+        with np.errstate(over="ignore", invalid="ignore"):
+            nearest = edge.astype(float_type)
+            up = np.where(nearest < edge, np.nextafter(nearest, float_type(np.inf)), nearest)
+            down = np.where(nearest > edge, np.nextafter(nearest, float_type(-np.inf)), nearest)
+        # v >= 0: bucket (K + 2) + #{edges <= v}.  v < 0: bucket 1 + #{edges >= |v|} = (K + 1) - #{edges < |v|},
+        # written as K - below + (v >= -edge).
+        base = np.where(negative, _K - below, (_K + 2) + below)
+        threshold = np.where(negative, -down, up)
+        # -0.0 is not below 0: TensorBoard puts it with +0.0, tiny negatives go below 0.
+        base[1 << (cell_bits - 1)], threshold[1 << (cell_bits - 1)] = _K + 1, 0.0
+        self.base = base.astype(np.int32)
+        self.threshold = threshold.astype(float_type)
+
+    def indices(self, chunk: np.ndarray) -> np.ndarray:
+        """Index into DEFAULT_BUCKET_LIMITS of each value's bucket [limit[i-1], limit[i]) (an upper_bound)."""
+        cell = chunk.view(self.int_type) >> self.shift  # negative cells index from the end, as laid out
+        index = self.base[cell]
+        index += chunk >= self.threshold[cell]
+        return index
+
+
+_FLOAT32_CELLS = _CellTable(np.float32, np.int32)
+_FLOAT64_CELLS = _CellTable(np.float64, np.int64)
+
+
+def _work_dtype(dtype: np.dtype) -> type[np.floating]:
+    """float32 for inputs it holds exactly (float16/32, small ints, bool), float64 for the rest."""
+    return np.float32 if dtype == np.float32 or dtype.itemsize <= 2 else np.float64
+
+
+def _chunks(flat: np.ndarray, work: type[np.floating] | None = None) -> Iterator[np.ndarray]:
+    """The values in cache-sized pieces, as ``work`` (by default float32 or float64, see ``_work_dtype``)."""
+    work = work or _work_dtype(flat.dtype)
+    for start in range(0, flat.size, CHUNK):
+        yield flat[start : start + CHUNK].astype(work, copy=False)
 
 
 class _Stats:
-    """Running min, max, count, sum and sum of squares over chunks, in float64."""
+    """Running min, max, count, sum and sum of squares over chunks, summed in float64."""
 
     def __init__(self) -> None:
         self.min, self.max, self.num, self.sum, self.sum_squares = math.inf, -math.inf, 0, 0.0, 0.0
 
     def add(self, chunk: np.ndarray) -> None:
+        wide = chunk.astype(np.float64, copy=False)
         self.min = min(self.min, float(chunk.min()))
         self.max = max(self.max, float(chunk.max()))
         self.num += chunk.size
-        self.sum += float(chunk.sum())
-        self.sum_squares += float(np.dot(chunk, chunk))
+        self.sum += float(wide.sum())
+        self.sum_squares += float(np.dot(wide, wide))
 
 
-def _chunks(flat: np.ndarray) -> Iterator[np.ndarray]:
-    for start in range(0, flat.size, CHUNK):
-        yield flat[start : start + CHUNK].astype(np.float64, copy=False)
-
-
-def _count_edges_at_or_below(magnitude: np.ndarray) -> np.ndarray:
-    """For each magnitude m >= 0, how many positive default edges are <= m (exactly, like a search)."""
-    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
-        estimate = np.log(magnitude.astype(np.float32))
-    estimate -= _LOG_FIRST
-    estimate *= _INV_LOG_STEP
-    np.clip(estimate, -1.0, _K - 1, out=estimate)
-    count = estimate.astype(np.int64)
-    count += 1
-    # The float32 estimate is within one edge of the truth; settle it against the exact float64 edges.
-    count -= _BOUNDS[count] > magnitude
-    count += _BOUNDS[count + 1] <= magnitude
-    return count
-
-
-def _default_bucket_indices(chunk: np.ndarray) -> np.ndarray:
-    """Index into DEFAULT_BUCKET_LIMITS of the bucket [limit[i-1], limit[i]) holding each value."""
-    magnitude = np.abs(chunk)
-    at_or_below = _count_edges_at_or_below(magnitude)
-    negative = chunk < 0
-    index = at_or_below + (_K + 2)  # values >= 0
-    if negative.any():
-        # For v < 0: 1 + #{edges >= |v|} = 1 + K - #{edges < |v|}.
-        below = at_or_below[negative]
-        below -= _BOUNDS[below] == magnitude[negative]
-        index[negative] = (_K + 1) - below
-    return index
+def _default_counts(flat: np.ndarray, stats: _Stats) -> np.ndarray:
+    """Counts over DEFAULT_BUCKET_LIMITS, gathering ``stats`` in the same pass."""
+    table = _FLOAT32_CELLS if _work_dtype(flat.dtype) is np.float32 else _FLOAT64_CELLS
+    counts = np.zeros(len(DEFAULT_BUCKET_LIMITS), dtype=np.int64)
+    for chunk in _chunks(flat):
+        stats.add(chunk)
+        # Only Inf and NaN index past the end; they are counted and refused by _check_finite.
+        counts += np.bincount(table.indices(chunk), minlength=len(counts))[: len(counts)]
+    return counts
 
 
 def _tf_buckets(limits: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -161,7 +202,7 @@ def _rule_bin_count(flat: np.ndarray, rule: str, lo: float, hi: float) -> int:
 def _uniform_histogram(flat: np.ndarray, count: int, lo: float, hi: float) -> tuple[np.ndarray, np.ndarray]:
     edges = np.histogram_bin_edges(np.array([lo, hi]), bins=count)
     counts = np.zeros(count, dtype=np.int64)
-    for chunk in _chunks(flat):
+    for chunk in _chunks(flat, np.float64):
         counts += np.histogram(chunk, bins=count, range=(edges[0], edges[-1]))[0]
     return edges[1:], counts
 
@@ -169,7 +210,7 @@ def _uniform_histogram(flat: np.ndarray, count: int, lo: float, hi: float) -> tu
 def _explicit_histogram(flat: np.ndarray, edges: np.ndarray, stats: _Stats) -> tuple[np.ndarray, np.ndarray]:
     counts = np.zeros(len(edges) - 1, dtype=np.int64)
     below = above = 0
-    for chunk in _chunks(flat):
+    for chunk in _chunks(flat, np.float64):
         counts += np.histogram(chunk, bins=edges)[0]
         below += int(np.count_nonzero(chunk < edges[0]))
         above += int(np.count_nonzero(chunk > edges[-1]))
@@ -195,34 +236,45 @@ def _explicit_edges(bins: Any, tag: str) -> np.ndarray:
     return edges
 
 
+def _bucketing(bins: Any, tag: str) -> tuple[str, Any]:
+    """Check ``bins`` before any work: ('default' | 'rule' | 'count' | 'edges', normalised value)."""
+    if isinstance(bins, str):
+        if bins == "default":
+            return "default", bins
+        if bins in NUMPY_RULES:
+            return "rule", bins
+        raise ValueError(f"bins for tag {tag!r} must be 'default', an int, edges or one of {NUMPY_RULES}; got {bins!r}")
+    if isinstance(bins, (int, np.integer)) and not isinstance(bins, bool):
+        if not 1 <= bins <= 10_000_000:
+            raise ValueError(f"bins for tag {tag!r} must be between 1 and 10,000,000; got {bins}")
+        return "count", int(bins)
+    return "edges", _explicit_edges(bins, tag)
+
+
 def histogram_proto(values: np.ndarray, bins: Bins = "default", *, tag: str = "") -> summary_pb2.HistogramProto:
     """Bucket ``values`` (a NumPy array of real numbers or bools) into a ``HistogramProto``."""
+    kind, spec = _bucketing(bins, tag)
     flat = _flat_values(values, tag)
     stats = _Stats()
+    if kind == "default":  # one pass: buckets and stats together
+        counts = _default_counts(flat, stats)
+        _check_finite(stats, flat, tag)
+        limits, counts = _tf_buckets(DEFAULT_BUCKET_LIMITS, counts)
+        return _proto(stats, limits, counts)
     for chunk in _chunks(flat):
         stats.add(chunk)
     _check_finite(stats, flat, tag)
-
-    if isinstance(bins, str):
-        if bins == "default":
-            counts = np.zeros(len(DEFAULT_BUCKET_LIMITS), dtype=np.int64)
-            for chunk in _chunks(flat):
-                counts += np.bincount(_default_bucket_indices(chunk), minlength=len(counts))
-            limits, counts = _tf_buckets(DEFAULT_BUCKET_LIMITS, counts)
-        elif bins in NUMPY_RULES:
-            count = _rule_bin_count(flat, bins, stats.min, stats.max)
-            limits, counts = _uniform_histogram(flat, count, stats.min, stats.max)
-        else:
-            raise ValueError(
-                f"bins for tag {tag!r} must be 'default', an int, edges or one of {NUMPY_RULES}; got {bins!r}"
-            )
-    elif isinstance(bins, (int, np.integer)) and not isinstance(bins, bool):
-        if not 1 <= bins <= 10_000_000:
-            raise ValueError(f"bins for tag {tag!r} must be between 1 and 10,000,000; got {bins}")
-        limits, counts = _uniform_histogram(flat, int(bins), stats.min, stats.max)
+    if kind == "rule":
+        count = _rule_bin_count(flat, spec, stats.min, stats.max)
+        limits, counts = _uniform_histogram(flat, count, stats.min, stats.max)
+    elif kind == "count":
+        limits, counts = _uniform_histogram(flat, spec, stats.min, stats.max)
     else:
-        limits, counts = _explicit_histogram(flat, _explicit_edges(bins, tag), stats)
+        limits, counts = _explicit_histogram(flat, spec, stats)
+    return _proto(stats, limits, counts)
 
+
+def _proto(stats: _Stats, limits: np.ndarray, counts: np.ndarray) -> summary_pb2.HistogramProto:
     return summary_pb2.HistogramProto(
         min=stats.min,
         max=stats.max,
