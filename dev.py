@@ -43,7 +43,7 @@ def ensure_venv(extras: str) -> None:
     if not PYTHON.exists():
         print(f"creating {VENV}", flush=True)
         venv.EnvBuilder(with_pip=True).create(VENV)
-    stamp = VENV / f".installed{extras.replace(',', '-').strip('[]') or '-base'}"
+    stamp = VENV / ".installed"
     wanted = _fingerprint(extras)
     if stamp.exists() and stamp.read_text() == wanted:
         return

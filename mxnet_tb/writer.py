@@ -78,8 +78,10 @@ class SummaryWriter:
         flush_secs = to_float(flush_secs, name="flush_secs")
         if not 0 < flush_secs < float("inf"):
             raise ValueError(f"flush_secs must be a positive number of seconds; got {flush_secs!r}")
-        if not isinstance(filename_suffix, str) or "/" in filename_suffix or os.sep in filename_suffix:
-            raise ValueError(f"filename_suffix must be a str without path separators; got {filename_suffix!r}")
+        if not isinstance(filename_suffix, str) or any(c in "/\\" or c < " " for c in filename_suffix):
+            raise ValueError(
+                f"filename_suffix must be a str without path separators or control characters; got {filename_suffix!r}"
+            )
         self._logdir = os.fspath(logdir)
         self._options = {"max_queue": max_queue, "flush_secs": flush_secs, "filename_suffix": filename_suffix}
         self._verbose = bool(verbose)
@@ -142,14 +144,15 @@ class SummaryWriter:
             >>> sw.add_scalar("cross_entropy", loss.mean().asscalar(), global_step=step)   # doctest: +SKIP
             >>> sw.add_scalar("accuracy", {"train": 0.91, "valid": 0.88}, global_step=epoch)  # doctest: +SKIP
         """
-        cached = self._scalar_tags.get(tag) if type(tag) is str else None
-        if cached is None:
+        if type(value) is not float:
             if isinstance(value, Mapping):
                 self.add_scalars(tag, value, global_step, walltime)
                 return
             if isinstance(value, (tuple, list)) and len(value) == 2 and isinstance(value[0], str):
                 self.add_scalars(tag, {value[0]: value[1]}, global_step, walltime)
                 return
+        cached = self._scalar_tags.get(tag) if type(tag) is str else None
+        if cached is None:
             clean = clean_tag(tag)
             cached = (clean, scalar_value_prefix(clean))
             if type(tag) is str:

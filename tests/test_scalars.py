@@ -160,6 +160,14 @@ def test_dict_and_pair_values_write_one_subrun_per_name(logdir):
     assert event_files(logdir) == []  # nothing was logged to the parent run itself
 
 
+def test_a_tag_can_switch_between_plain_and_dict_values(logdir):
+    with SummaryWriter(logdir) as sw:
+        sw.add_scalar("acc", 0.5, global_step=0)
+        sw.add_scalar("acc", {"train": 0.9}, global_step=1)
+    assert scalars(logdir, "acc") == [(0, 0.5)]
+    assert scalars(os.path.join(logdir, "acc", "train"), "acc") == [(1, pytest.approx(0.9))]
+
+
 def test_bad_dict_value_writes_nothing(logdir):
     with SummaryWriter(logdir) as sw, pytest.raises(TypeError, match="value 'valid' of 'acc'"):
         sw.add_scalars("acc", {"train": 0.9, "valid": "x"})
@@ -201,6 +209,7 @@ def test_get_logdir_returns_the_given_path(logdir):
         ({"max_queue": 0}, "max_queue"),
         ({"flush_secs": -1}, "flush_secs"),
         ({"filename_suffix": "/x"}, "suffix"),
+        ({"filename_suffix": "a\x00"}, "suffix"),
         ({"logdir": 5}, "logdir"),
     ],
 )
