@@ -25,11 +25,20 @@ setup(
         "tensorboard>=2.12,<3",
         # Hardware-accelerated CRC32C (SSE4.2) for record framing.
         "google-crc32c>=1.5,<2",
+        # A real PNG/GIF encoder for images, videos and projector sprites (TensorBoard serves images through it too).
+        "Pillow>=9.1",
+        # Progress bars of the mxnet-tb command line (long log imports and checkpoint series); off without a TTY.
+        "tqdm>=4.60",
     ],
     extras_require={
-        "test": ["pytest>=7", "ruff>=0.5"],
+        "test": ["pytest>=7", "ruff>=0.5", "matplotlib>=3.5"],
+        # add_figure renders matplotlib figures; everything else works without it.
+        "figures": ["matplotlib>=3.5"],
+        # The examples and the demo train on scikit-learn's bundled digits (no download).
+        "examples": ["scikit-learn>=1.3"],
         "bench": ["tensorboardX>=2.6"],
     },
+    entry_points={"console_scripts": ["mxnet-tb = mxnet_tb.cli:main"]},
     classifiers=[
         "Programming Language :: Python :: 3",
         "Topic :: Scientific/Engineering :: Artificial Intelligence",

@@ -10,6 +10,14 @@ Example::
 
 from ._event_file import EventWriteError, WriterClosedError
 from ._version import __version__
+from .summaries.image import make_image_grid
 from .writer import StepOrderWarning, SummaryWriter
 
-__all__ = ["EventWriteError", "StepOrderWarning", "SummaryWriter", "WriterClosedError", "__version__"]
+__all__ = [
+    "EventWriteError",
+    "StepOrderWarning",
+    "SummaryWriter",
+    "WriterClosedError",
+    "__version__",
+    "make_image_grid",
+]

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["to_float", "to_numpy", "to_step", "to_walltime"]
+__all__ = ["to_float", "to_labels", "to_numpy", "to_step", "to_walltime"]
 
 MAX_STEP = 2**63 - 1
 
@@ -57,6 +57,20 @@ def to_numpy(value: Any, *, name: str = "values") -> np.ndarray:
     if array.dtype.kind not in "biuf":
         raise TypeError(f"{name} must hold real numbers or bools; got dtype {array.dtype} (shape {array.shape})")
     return array
+
+
+def to_labels(value: Any, *, name: str = "labels") -> list[Any]:
+    """``value`` (a list or tuple, or an NDArray or NumPy array of any dtype) as a Python list (nested if 2-D)."""
+    array = _ndarray_to_numpy(value)
+    if array is not None:
+        return array.tolist()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, (list, tuple)):
+        return [v.tolist() if isinstance(v, np.ndarray) else v for v in value]
+    raise TypeError(
+        f"{name} must be a list, an MXNet NDArray or a NumPy array; got {type(value).__name__}: {_describe(value)}"
+    )
 
 
 def to_float(value: Any, *, name: str = "value") -> float:

@@ -19,7 +19,7 @@ from collections.abc import Iterable
 
 from tensorboard.compat.proto import event_pb2, summary_pb2
 
-__all__ = ["file_version_event", "scalar_event", "scalar_value_prefix", "summary_event"]
+__all__ = ["file_version_event", "graph_event", "scalar_event", "scalar_value_prefix", "summary_event"]
 
 FILE_VERSION = "brain.Event:2"
 
@@ -60,6 +60,11 @@ def summary_event(values: Iterable[summary_pb2.Summary.Value], step: int, wallti
     event = event_pb2.Event(wall_time=walltime, step=step)
     event.summary.value.extend(values)
     return event.SerializeToString()
+
+
+def graph_event(graph_def_bytes: bytes, walltime: float) -> bytes:
+    """An event carrying a serialized ``GraphDef`` (``Event.graph_def``), which the GRAPHS tab shows."""
+    return event_pb2.Event(wall_time=walltime, graph_def=graph_def_bytes).SerializeToString()
 
 
 def scalar_value_prefix(tag: str) -> bytes:

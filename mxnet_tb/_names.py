@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-__all__ = ["clean_tag", "run_dir"]
+__all__ = ["clean_tag", "path_tag", "run_dir"]
 
 MAX_NAME_BYTES = 255  # longest file name most file systems accept
 
@@ -39,6 +39,28 @@ def clean_tag(tag: Any, *, name: str = "tag") -> str:
     except UnicodeEncodeError:
         raise ValueError(f"{name} is not valid Unicode (lone surrogate?): {tag!r:.80}") from None
     return cleaned
+
+
+def path_tag(tag: Any, *, name: str = "tag") -> str:
+    """``tag`` cleaned for use as a relative path: '/'-separated parts, no '.' parts; ValueError for '..' parts,
+    backslashes or over-long parts. Two tags naming the same directory give the same result.
+
+    Example: ``path_tag("a/./b/")`` is ``'a/b'``; ``path_tag("a/../../b")`` raises ValueError.
+    """
+    parts = []
+    for part in clean_tag(tag, name=name).split("/"):
+        part = part.strip()
+        if part == "..":
+            raise ValueError(f"{name} must not contain '..' path parts; got {tag!r}")
+        if "\\" in part or os.sep in part or (os.altsep and os.altsep in part):
+            raise ValueError(f"{name} must not contain path separators other than '/'; got {tag!r}")
+        if len(part.encode("utf-8")) > MAX_NAME_BYTES:
+            raise ValueError(f"{name} part is longer than {MAX_NAME_BYTES} bytes: {part[:40]!r}...")
+        if part != ".":
+            parts.append(part)
+    if not parts:
+        raise ValueError(f"{name} must name a path inside the log directory; got {tag!r}")
+    return "/".join(parts)
 
 
 def run_dir(logdir: str, *names: str) -> str:

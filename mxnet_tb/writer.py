@@ -15,13 +15,26 @@ import warnings
 from collections.abc import Mapping
 from typing import Any
 
+from tensorboard.compat.proto import summary_pb2
+
 from ._convert import MAX_STEP, to_float, to_numpy, to_step, to_walltime
-from ._encode import scalar_event, scalar_value_prefix, summary_event
+from ._encode import graph_event, scalar_event, scalar_value_prefix, summary_event
 from ._event_file import DEFAULT_MAX_QUEUE, EventFileWriter, WriterClosedError
-from ._names import clean_tag, run_dir
+from ._names import clean_tag, path_tag, run_dir
+from ._projector import embedding_dir, write_embedding
 from ._record import frame
+from .summaries.audio import audio_value
+from .summaries.custom_scalars import Layout, check_layout, layout_value, merge_layouts
+from .summaries.embedding import check_embedding, embedding_info, metadata_tsv, sprite_png, tensor_file
+from .summaries.figure import figure_to_rgba
+from .summaries.graph import Shapes, graph_def
 from .summaries.histogram import Bins, histogram_value
+from .summaries.hparams import check_hparams, hparams_values
+from .summaries.image import image_tensor_value, image_to_hwc, image_value
+from .summaries.mesh import mesh_values
+from .summaries.pr_curve import pr_curve_raw_value, pr_curve_value
 from .summaries.text import text_value
+from .summaries.video import check_fps, encode_gif, video_frames
 
 __all__ = ["StepOrderWarning", "SummaryWriter"]
 
@@ -91,6 +104,10 @@ class SummaryWriter:
         self._last_steps: dict[tuple[str, str], int] = {}
         self._warned_tags: set[tuple[str, str]] = set()
         self._scalar_tags: dict[str, tuple[str, bytes]] = {}  # tag as given -> (clean tag, encoded prefix)
+        self._custom_layout: Layout = {}  # merged add_custom_scalars charts
+        self._layout_lock = threading.Lock()  # orders add_custom_scalars calls
+        self._hparams_runs: set[str] = set()  # runs that have their hparams
+        self._embedding_steps: dict[str, int] = {}  # embedding tag -> last step
 
     # -- lifecycle ----------------------------------------------------------------------------------------
 
@@ -187,12 +204,27 @@ class SummaryWriter:
             raise TypeError(
                 f"tag_scalar_dict for {tag!r} must be a non-empty dict of name -> value; got {tag_scalar_dict!r:.80}"
             )
+        entries = [
+            (self._run_name(tag, name), to_float(value, name=f"value {name!r} of {tag!r}"))
+            for name, value in tag_scalar_dict.items()
+        ]
+        self._write_scalars(tag, entries, global_step, walltime)
+
+    def _add_run_scalar(self, run: str, tag: str, value: Any, global_step: int | None = None) -> None:
+        """Log ``tag`` in the sub-run ``<logdir>/<run>``: for callbacks that lay train and val out as runs."""
+        tag = clean_tag(tag)
+        number = to_float(value, name=f"value for tag {tag!r}")
+        self._write_scalars(tag, [(self._run_name(run), number)], global_step, None)
+
+    def _run_name(self, *names: str) -> str:
+        """The sub-run ``<logdir>/<name1>/<name2>...`` relative to logdir; ValueError if it would leave it."""
+        return os.path.relpath(run_dir(self._logdir, *names), os.path.realpath(self._logdir))
+
+    def _write_scalars(
+        self, tag: str, entries: list[tuple[str, float]], global_step: Any, walltime: Any
+    ) -> None:
         prefix = scalar_value_prefix(tag)
         wall = time.time() if walltime is None else to_walltime(walltime)
-        entries = []
-        for name, value in tag_scalar_dict.items():
-            run = os.path.relpath(run_dir(self._logdir, tag, name), os.path.realpath(self._logdir))
-            entries.append((run, to_float(value, name=f"value {name!r} of {tag!r}")))
         with self._lock:
             for run, number in entries:
                 writer = self._run(run)
@@ -225,6 +257,369 @@ class SummaryWriter:
         value = histogram_value(clean, to_numpy(values, name=f"values for tag {clean!r}"), bins)
         self._write_value("", value, global_step, walltime)
 
+    def add_image(
+        self,
+        tag: str,
+        image: Any,
+        global_step: int | None = None,
+        dataformats: str = "CHW",
+        walltime: float | None = None,
+        *,
+        nrow: int = 8,
+        padding: int = 2,
+        normalize: bool = False,
+        norm_range: tuple[float, float] | None = None,
+        scale_each: bool = False,
+        pad_value: float = 0,
+        square_image: bool = False,
+    ) -> None:
+        """Log an image (PNG, IMAGES tab) under ``tag``; a batch is tiled into one grid image.
+
+        ``dataformats``: ``'CHW'`` (default), ``'HWC'``, ``'HW'``, or a batch ``'NCHW'``, ``'NHWC'``, ``'NHW'``.
+        As in MXBoard, a 2-D array is taken as ``HW`` and a 4-D one as a batch (``NCHW`` for ``'CHW'``). A single
+        ``(C, H, W)`` array with C not 1, 3 or 4 (a stack of feature maps) is shown as C grayscale tiles.
+
+        Pixels: uint8 as is; bool black/white; floats with 0.0 black and 1.0 white, values outside ``[0, 1]``
+        clipped. ``normalize=True`` first maps ``norm_range=(low, high)`` (default: the data's minimum and
+        maximum, per image with ``scale_each=True``) onto ``[0, 1]``. ``nrow``, ``padding``, ``pad_value`` and
+        ``square_image`` lay out a batch as ``make_image_grid`` does. Nothing is logged on an error.
+
+        Example::
+
+            >>> filters = net.conv0.weight.data()              # (64, 3, 7, 7)   # doctest: +SKIP
+            >>> sw.add_image("conv0_filters", filters, normalize=True, global_step=epoch)   # doctest: +SKIP
+            >>> maps = features[0]                             # (C, H, W)       # doctest: +SKIP
+            >>> sw.add_image("feature_maps", maps, normalize=True, scale_each=True)   # doctest: +SKIP
+        """
+        clean = clean_tag(tag)
+        name = f"image for tag {clean!r}"
+        hwc = image_to_hwc(
+            to_numpy(image, name=name),
+            dataformats,
+            name=name,
+            nrow=nrow,
+            padding=padding,
+            normalize=normalize,
+            norm_range=norm_range,
+            scale_each=scale_each,
+            pad_value=pad_value,
+            square_image=square_image,
+        )
+        self._write_value("", image_value(clean, hwc), global_step, walltime)
+
+    def add_images(
+        self,
+        tag: str,
+        img_tensor: Any,
+        global_step: int | None = None,
+        walltime: float | None = None,
+        dataformats: str = "NCHW",
+        **grid_options: Any,
+    ) -> None:
+        """Log a batch of images (``'NCHW'``, ``'NHWC'`` or ``'NHW'``) as one grid image under ``tag``.
+
+        ``grid_options`` are ``add_image``'s keyword options (``nrow``, ``normalize``, ...).
+
+        Example::
+
+            >>> sw.add_images("inputs", batch.data[0][:16], global_step=step)   # (16, 1, 28, 28)  # doctest: +SKIP
+        """
+        if not isinstance(dataformats, str) or not dataformats.startswith("N"):
+            raise ValueError(f"dataformats for add_images must be 'NCHW', 'NHWC' or 'NHW'; got {dataformats!r}")
+        self.add_image(tag, img_tensor, global_step, dataformats, walltime, **grid_options)
+
+    def add_audio(
+        self,
+        tag: str,
+        audio: Any,
+        sample_rate: int = 44100,
+        global_step: int | None = None,
+        walltime: float | None = None,
+    ) -> None:
+        """Log a sound clip (16-bit WAV, AUDIO tab) under ``tag``.
+
+        ``audio``: ``(frames,)`` mono or ``(frames, channels)``; floats are clipped to ``[-1, 1]``, int16 is PCM.
+
+        Example::
+
+            >>> t = np.arange(44100) / 44100.0                                  # doctest: +SKIP
+            >>> sw.add_audio("tone", np.sin(2 * np.pi * 440 * t), sample_rate=44100)   # doctest: +SKIP
+        """
+        clean = clean_tag(tag)
+        value = audio_value(clean, to_numpy(audio, name=f"audio for tag {clean!r}"), sample_rate)
+        self._write_value("", value, global_step, walltime)
+
+    def add_pr_curve(
+        self,
+        tag: str,
+        labels: Any,
+        predictions: Any,
+        num_thresholds: int = 127,
+        global_step: int | None = None,
+        weights: Any = None,
+        walltime: float | None = None,
+    ) -> None:
+        """Log a precision-recall curve (PR CURVES tab) of binary ``labels`` against ``predictions`` in [0, 1].
+
+        Example::
+
+            >>> sw.add_pr_curve("pr/cat", labels == 3, probs[:, 3], global_step=epoch)   # doctest: +SKIP
+        """
+        clean = clean_tag(tag)
+        where = f"for tag {clean!r}"
+        value = pr_curve_value(
+            clean,
+            to_numpy(labels, name=f"labels {where}"),
+            to_numpy(predictions, name=f"predictions {where}"),
+            num_thresholds,
+            None if weights is None else to_numpy(weights, name=f"weights {where}"),
+        )
+        self._write_value("", value, global_step, walltime)
+
+    def add_pr_curve_raw(
+        self,
+        tag: str,
+        true_positive_counts: Any,
+        false_positive_counts: Any,
+        true_negative_counts: Any,
+        false_negative_counts: Any,
+        precision: Any,
+        recall: Any,
+        global_step: int | None = None,
+        num_thresholds: int | None = None,
+        walltime: float | None = None,
+    ) -> None:
+        """Log a PR curve from precomputed per-threshold arrays (all of one length, the number of thresholds).
+
+        Example::
+
+            >>> sw.add_pr_curve_raw("pr", tp, fp, tn, fn, precision, recall, global_step=0)   # doctest: +SKIP
+        """
+        clean = clean_tag(tag)
+        arrays = (true_positive_counts, false_positive_counts, true_negative_counts, false_negative_counts)
+        names = ("true_positive_counts", "false_positive_counts", "true_negative_counts", "false_negative_counts")
+        rows = [
+            to_numpy(a, name=f"{n} for tag {clean!r}")
+            for a, n in zip((*arrays, precision, recall), (*names, "precision", "recall"))
+        ]
+        self._write_value("", pr_curve_raw_value(clean, rows, num_thresholds), global_step, walltime)
+
+    def add_embedding(
+        self,
+        tag: str,
+        embedding: Any,
+        labels: Any = None,
+        images: Any = None,
+        global_step: int | None = None,
+        *,
+        metadata_header: list[str] | None = None,
+    ) -> None:
+        """Save an ``(N, D)`` embedding for the PROJECTOR tab, with optional labels and sprite images.
+
+        ``labels``: N labels (list, NDArray or NumPy), N rows of several labels (with ``metadata_header`` as
+        column names, default ``column_1``...), or a dict of columns. ``images``: N images NCHW (or NHW), any
+        size, pixels as in ``add_image`` (uint8, bool, floats in [0, 1]); the sprite is scaled to TensorBoard's
+        8192 x 8192 limit. Files go to
+        ``<logdir>/embeddings/<tag>/<step>/`` and an entry ``<tag>:<step>`` to ``projector_config.pbtxt``;
+        logging the same tag and step again replaces both. Without ``global_step`` each tag counts from 0.
+        Everything is checked and encoded before any file is written.
+
+        Example::
+
+            >>> sw.add_embedding("resnet_features", features, labels=class_names, images=thumbnails)   # doctest: +SKIP
+        """
+        clean = path_tag(tag)
+        data = check_embedding(embedding, tag=clean)
+        count = data.shape[0]
+        tensor_name, tensor_bytes = tensor_file(data)
+        files = {tensor_name: tensor_bytes}
+        if labels is not None:
+            files["metadata.tsv"] = metadata_tsv(labels, count, metadata_header, tag=clean)
+        elif metadata_header is not None:
+            raise ValueError(f"metadata_header for tag {clean!r} needs labels")
+        sprite_dim = None
+        if images is not None:
+            files["sprite.png"], sprite_dim = sprite_png(images, count, tag=clean)
+        steps = self._embedding_steps
+        if global_step is None:
+            step = steps.get(clean, -1) + 1
+        else:
+            step = global_step if type(global_step) is int and 0 <= global_step <= MAX_STEP else to_step(global_step)
+        info = embedding_info(
+            f"{clean}:{step:05d}", embedding_dir(clean, step), tensor_name, data.shape, labels is not None, sprite_dim
+        )
+        if self._closed:
+            raise WriterClosedError("Cannot write to a SummaryWriter once it has been closed")
+        write_embedding(self._logdir, clean, step, files, info)
+        with self._lock:
+            # An event without a summary: TensorBoard lists only runs with event files, the projector only runs.
+            self._run("").write(frame(summary_event([], step, time.time())))
+            steps[clean] = max(step, steps.get(clean, -1))
+
+    def add_hparams(
+        self,
+        hparam_dict: Mapping[str, Any],
+        metric_dict: Mapping[str, Any],
+        name: str | None = None,
+        global_step: int | None = None,
+        walltime: float | None = None,
+    ) -> None:
+        """Log this run's hyperparameters and final metrics (HPARAMS tab), once per run.
+
+        Written in this writer's run (or its sub-run ``name``), not a new time-named run, so the HPARAMS table
+        lists the run with every scalar it logs as a metric. ``metric_dict`` values are logged as scalars.
+        Values may be bools, numbers or strings. A second call for the same run raises ValueError:
+        TensorBoard would show only the first.
+
+        Example::
+
+            >>> sw.add_hparams({"lr": 0.1, "optimizer": "sgd"}, {"hparam/accuracy": 0.93})   # doctest: +SKIP
+        """
+        check_hparams(hparam_dict)
+        if not isinstance(metric_dict, Mapping):
+            raise TypeError(f"metric_dict must be a dict of tag -> number; got {metric_dict!r:.80}")
+        metrics = [
+            summary_pb2.Summary.Value(
+                tag=clean_tag(k, name="metric tag"), simple_value=to_float(v, name=f"metric {k!r}")
+            )
+            for k, v in metric_dict.items()
+        ]
+        run = "" if name is None else os.path.relpath(run_dir(self._logdir, name), os.path.realpath(self._logdir))
+        wall = time.time() if walltime is None else to_walltime(walltime)
+        start, end = hparams_values(hparam_dict, start_time=wall)
+        with self._lock:
+            if run in self._hparams_runs:
+                where = f"run {run!r}" if run else "this writer's run"
+                raise ValueError(f"hparams were already logged for {where}; TensorBoard would show only the first")
+            self._hparams_runs.add(run)
+        self._write_values(run, [start, end], global_step, wall)
+        for metric in metrics:
+            self._write_value(run, metric, global_step, wall)
+
+    def add_custom_scalars(self, layout: Mapping[str, Mapping[str, Any]]) -> None:
+        """Define charts of the CUSTOM SCALARS tab: ``{category: {title: ['Multiline', [tag regexes]]}}``.
+
+        A chart is ``['Multiline', [tag, ...]]`` (tags are regular expressions) or
+        ``['Margin', [value_tag, lower_tag, upper_tag]]``. Calls merge: a chart with the same category and title
+        replaces the earlier one.
+
+        Example::
+
+            >>> chart = ["Multiline", ["loss/train", "loss/valid"]]            # doctest: +SKIP
+            >>> sw.add_custom_scalars({"loss": {"train vs valid": chart}})     # doctest: +SKIP
+        """
+        new = check_layout(layout)
+        with self._layout_lock:
+            merged = merge_layouts(self._custom_layout, new)
+            self._write_value("", layout_value(merged), None, None)
+            self._custom_layout = merged
+
+    def add_custom_scalars_multilinechart(
+        self, tags: list[str], category: str = "default", title: str = "untitled"
+    ) -> None:
+        """Add one chart of several scalar tags (regular expressions) to the CUSTOM SCALARS tab.
+
+        Example::
+
+            >>> sw.add_custom_scalars_multilinechart(["loss/.*"], category="loss", title="all")   # doctest: +SKIP
+        """
+        self.add_custom_scalars({category: {title: ["Multiline", tags]}})
+
+    def add_custom_scalars_marginchart(
+        self, tags: list[str], category: str = "default", title: str = "untitled"
+    ) -> None:
+        """Add a chart of a value with a lower and upper margin, ``tags = [value, lower, upper]``.
+
+        Example::
+
+            >>> sw.add_custom_scalars_marginchart(["acc", "acc_low", "acc_high"], title="acc")   # doctest: +SKIP
+        """
+        self.add_custom_scalars({category: {title: ["Margin", tags]}})
+
+    def add_figure(
+        self,
+        tag: str,
+        figure: Any,
+        global_step: int | None = None,
+        close: bool = True,
+        walltime: float | None = None,
+    ) -> None:
+        """Log a matplotlib figure, rendered with Agg, as an image; ``close`` closes it in pyplot afterwards.
+
+        Needs matplotlib (``pip install 'mxnet-tb[figures]'``); without it, ImportError says so.
+
+        Example::
+
+            >>> fig, ax = plt.subplots(); ax.plot(losses)                 # doctest: +SKIP
+            >>> sw.add_figure("loss_curve", fig, global_step=epoch)       # doctest: +SKIP
+        """
+        clean = clean_tag(tag)
+        rgba = figure_to_rgba(figure, close=bool(close))
+        hwc = image_to_hwc(rgba, "HWC", name=f"figure for tag {clean!r}")
+        self._write_value("", image_value(clean, hwc), global_step, walltime)
+
+    def add_video(
+        self,
+        tag: str,
+        video: Any,
+        global_step: int | None = None,
+        fps: float = 4,
+        walltime: float | None = None,
+    ) -> None:
+        """Log a video ``(N, T, C, H, W)`` or ``(T, C, H, W)`` as an animated GIF (IMAGES tab).
+
+        N clips are tiled side by side; C is 1 or 3; pixels as in ``add_image`` (floats in [0, 1]).
+
+        Example::
+
+            >>> sw.add_video("rollout", frames, fps=10)   # (1, 50, 3, 64, 64) float32   # doctest: +SKIP
+        """
+        clean = clean_tag(tag)
+        rate = check_fps(fps)
+        frames = video_frames(to_numpy(video, name=f"video for tag {clean!r}"), name=f"video for tag {clean!r}")
+        gif = encode_gif(frames, rate)
+        value = image_tensor_value(clean, [gif], width=frames.shape[2], height=frames.shape[1])
+        self._write_value("", value, global_step, walltime)
+
+    def add_mesh(
+        self,
+        tag: str,
+        vertices: Any,
+        colors: Any = None,
+        faces: Any = None,
+        config_dict: Mapping[str, Any] | None = None,
+        global_step: int | None = None,
+        walltime: float | None = None,
+    ) -> None:
+        """Log a 3-D mesh or point cloud (MESH tab): vertices ``(B, N, 3)``, faces ``(B, F, 3)``, colors RGB.
+
+        ``config_dict`` holds three.js settings (camera, lights, material), as in TensorBoard's mesh summary.
+
+        Example::
+
+            >>> sw.add_mesh("point_cloud", points, colors=rgb)   # (1, 1000, 3) each   # doctest: +SKIP
+        """
+        clean = clean_tag(tag)
+        where = f"for tag {clean!r}"
+        values = mesh_values(
+            clean,
+            to_numpy(vertices, name=f"vertices {where}"),
+            None if colors is None else to_numpy(colors, name=f"colors {where}"),
+            None if faces is None else to_numpy(faces, name=f"faces {where}"),
+            config_dict,
+        )
+        self._write_values("", values, global_step, walltime)
+
+    def _write_values(self, run: str, values: list[Any], global_step: Any, walltime: Any) -> None:
+        """Several values in one event, at the step of the first value's tag; every tag records that step."""
+        wall = time.time() if walltime is None else to_walltime(walltime)
+        with self._lock:
+            writer = self._run(run)
+            step = self._step(run, values[0].tag, global_step)
+            writer.write(frame(summary_event(values, step, wall)))
+            for value in values:
+                self._last_steps[(run, value.tag)] = step
+
     def add_text(self, tag: str, text: str, global_step: int | None = None, walltime: float | None = None) -> None:
         """Log ``text`` (Markdown) under ``tag``; the TEXT tab shows it.
 
@@ -234,6 +629,30 @@ class SummaryWriter:
         """
         clean = clean_tag(tag)
         self._write_value("", text_value(clean, text), global_step, walltime)
+
+    def add_graph(self, net: Any, shapes: Shapes | None = None, walltime: float | None = None) -> None:
+        """Log the network ``net`` for TensorBoard's GRAPHS tab.
+
+        ``net`` is an ``mx.sym.Symbol`` (grouped outputs too), the path of a ``-symbol.json`` file, or a Gluon
+        ``HybridBlock``, which is called on ``mx.sym.var('data')`` (no forward pass or initialization needed).
+        With ``shapes`` (``{input name: shape}``), every edge shows its tensor's shape. Operators keep their
+        attributes; parameters and auxiliary states sit in their operator's scope (``conv0/weight``). The
+        network is checked and converted before anything is written (TypeError or ValueError otherwise, and
+        FileNotFoundError for a missing file).
+        Log one graph per run: given several, TensorBoard's Python loader shows the first, its Rust data server
+        (``--load_fast``) the last.
+
+        Example::
+
+            >>> net = mx.gluon.model_zoo.vision.resnet50_v1()   # doctest: +SKIP
+            >>> sw.add_graph(net, shapes={"data": (1, 3, 224, 224)})   # doctest: +SKIP
+            >>> sw.add_graph("model-symbol.json")   # doctest: +SKIP
+        """
+        wall = time.time() if walltime is None else to_walltime(walltime)
+        graph = graph_def(net, shapes).SerializeToString(deterministic=True)
+        with self._lock:
+            writer = self._run("")
+            writer.write(frame(graph_event(graph, wall)))
 
     # -- internals ----------------------------------------------------------------------------------------
 

@@ -75,7 +75,9 @@ class TensorBoardServer:
 
 
 @contextlib.contextmanager
-def tensorboard_server(logdir: str | os.PathLike[str], *, load_fast: bool = False) -> Iterator[TensorBoardServer]:
+def tensorboard_server(
+    logdir: str | os.PathLike[str], *, load_fast: bool = False, extra_args: tuple[str, ...] = ()
+) -> Iterator[TensorBoardServer]:
     """Start ``tensorboard --logdir LOGDIR`` on a free loopback port; stop it (and its data server) on exit."""
     port = free_port()
     log = open(os.path.join(os.fspath(logdir), os.pardir, f"tensorboard-{port}.log"), "wb")  # noqa: SIM115
@@ -86,6 +88,7 @@ def tensorboard_server(logdir: str | os.PathLike[str], *, load_fast: bool = Fals
         "--port", str(port),
         f"--load_fast={'true' if load_fast else 'false'}",
         "--reload_interval", "1",
+        *extra_args,
     ]  # fmt: skip
     process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     server = TensorBoardServer(process, port, log.name)

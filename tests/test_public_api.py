@@ -4,7 +4,7 @@ import sys
 
 import mxnet_tb
 
-EXPECTED = {"EventWriteError", "StepOrderWarning", "SummaryWriter", "WriterClosedError", "__version__"}
+EXPECTED = {"EventWriteError", "StepOrderWarning", "SummaryWriter", "WriterClosedError", "__version__", "make_image_grid"}
 
 
 def test_public_names_are_exactly_the_intended_ones():

@@ -30,7 +30,7 @@ from typing import Any, Union
 import numpy as np
 from tensorboard.compat.proto import summary_pb2
 
-__all__ = ["DEFAULT_BUCKET_LIMITS", "MAX_RULE_BINS", "Bins", "histogram_proto", "histogram_value"]
+__all__ = ["DEFAULT_BUCKET_LIMITS", "MAX_RULE_BINS", "Bins", "counts_proto", "histogram_proto", "histogram_value"]
 
 Bins = Union[str, int, Sequence[float], np.ndarray]
 
@@ -283,6 +283,25 @@ def _proto(stats: _Stats, limits: np.ndarray, counts: np.ndarray) -> summary_pb2
         sum_squares=stats.sum_squares,
         bucket_limit=limits.tolist(),
         bucket=counts.astype(np.float64).tolist(),
+    )
+
+
+def counts_proto(
+    edges: np.ndarray, counts: np.ndarray, *, num: int, total: float, sum_squares: float
+) -> summary_pb2.HistogramProto:
+    """A ``HistogramProto`` from bucket ``counts`` over ``edges`` counted elsewhere (e.g. on a GPU)."""
+    edges = np.asarray(edges, dtype=np.float64)
+    counts = np.asarray(counts, dtype=np.float64)
+    if edges.ndim != 1 or counts.shape != (edges.size - 1,) or not np.all(np.diff(edges) > 0):
+        raise ValueError(f"need increasing edges and one count per bucket; got {edges.shape} edges, {counts.shape}")
+    return summary_pb2.HistogramProto(
+        min=float(edges[0]),
+        max=float(edges[-1]),
+        num=num,
+        sum=total,
+        sum_squares=sum_squares,
+        bucket_limit=edges[1:].tolist(),
+        bucket=counts.tolist(),
     )
 
 

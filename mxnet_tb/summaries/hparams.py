@@ -1,0 +1,74 @@
+"""Hyperparameter summaries for the hparams plugin: a session-start and a session-end value.
+
+TensorBoard builds the HPARAMS table from every run's session-start info (one row per run) and takes each
+run's scalar tags as its metrics. No ``experiment`` summary is written: TensorBoard would take the first one it
+finds as the whole table's definition and hide the hyperparameters of every other run.
+
+Example::
+
+    >>> start, end = hparams_values({"lr": 0.1, "optimizer": "sgd"}, start_time=0.0)
+    >>> start.tag, end.tag
+    ('_hparams_/session_start_info', '_hparams_/session_end_info')
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+from google.protobuf import struct_pb2
+from tensorboard.compat.proto import summary_pb2
+from tensorboard.plugins.hparams import api_pb2, metadata, plugin_data_pb2
+
+from .._convert import to_float
+
+__all__ = ["check_hparams", "hparams_values"]
+
+
+def _hparam(name: str, value: Any) -> struct_pb2.Value:
+    if isinstance(value, (bool, np.bool_)):
+        return struct_pb2.Value(bool_value=bool(value))
+    if isinstance(value, str):
+        return struct_pb2.Value(string_value=value)
+    if isinstance(value, (numbers.Real, np.generic)) or hasattr(value, "shape"):
+        number = to_float(value, name=f"hparam {name!r}")
+        if not math.isfinite(number):
+            raise ValueError(f"hparam {name!r} must be finite; got {value!r}")
+        return struct_pb2.Value(number_value=number)
+    raise TypeError(f"hparam {name!r} must be a bool, a number or a str; got {type(value).__name__}: {value!r:.80}")
+
+
+def check_hparams(hparam_dict: Any) -> dict[str, struct_pb2.Value]:
+    """``hparam_dict`` as protobuf values; TypeError/ValueError naming the bad entry."""
+    if not isinstance(hparam_dict, Mapping) or not hparam_dict:
+        raise TypeError(f"hparam_dict must be a non-empty dict of name -> value; got {hparam_dict!r:.80}")
+    out = {}
+    for name, value in hparam_dict.items():
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"hparam names must be non-empty str; got {name!r:.80}")
+        out[name] = _hparam(name, value)
+    return out
+
+
+def _value(tag: str, data: plugin_data_pb2.HParamsPluginData) -> summary_pb2.Summary.Value:
+    return summary_pb2.Summary.Value(
+        tag=tag, metadata=metadata.create_summary_metadata(data), tensor=metadata.NULL_TENSOR
+    )
+
+
+def hparams_values(
+    hparam_dict: Any, *, start_time: float, group_name: str = ""
+) -> tuple[summary_pb2.Summary.Value, summary_pb2.Summary.Value]:
+    """The session-start value (the hyperparameters) and a session-end value (status: success)."""
+    hparams = check_hparams(hparam_dict)
+    start = plugin_data_pb2.SessionStartInfo(group_name=group_name, start_time_secs=start_time)
+    for name, value in hparams.items():
+        start.hparams[name].CopyFrom(value)
+    end = plugin_data_pb2.SessionEndInfo(status=api_pb2.STATUS_SUCCESS, end_time_secs=start_time)
+    return (
+        _value(metadata.SESSION_START_INFO_TAG, plugin_data_pb2.HParamsPluginData(session_start_info=start)),
+        _value(metadata.SESSION_END_INFO_TAG, plugin_data_pb2.HParamsPluginData(session_end_info=end)),
+    )
