@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """One entry point for a fresh machine: set up a project-local venv, then run the demo, tests or benchmark.
 
-    python3 dev.py demo     # set up .venv and write a demo logdir
+    python3 dev.py demo     # set up .venv, train the digits demo, serve it with TensorBoard (--no-serve: don't)
     python3 dev.py test     # set up .venv, run ruff and the test suite
-    python3 dev.py bench    # set up .venv (with the peers), run the benchmarks
+    python3 dev.py bench [NAME] [ARGS]   # set up .venv (with the peers), run bench/bench_*.py (or bench_NAME.py)
 
 Needs only Python 3.11 (3.9-3.11 work). The venv is reused while setup.py and constraints.txt are unchanged.
 """
@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
-EXTRAS = {"demo": "", "test": "[test]", "bench": "[test,bench]"}
+EXTRAS = {"demo": "[examples]", "test": "[test,examples]", "bench": "[test,bench,examples]"}
 
 
 def _run(*cmd: object) -> None:
@@ -59,12 +59,15 @@ def main(argv: list[str]) -> int:
     task, rest = argv[0], argv[1:]
     ensure_venv(EXTRAS[task])
     if task == "demo":
-        _run(PYTHON, "examples/module_api/demo.py", *rest)
+        _run(PYTHON, "examples/module_api/train_digits.py", *rest)
     elif task == "test":
         _run(BIN / "ruff", "check", ".")
         _run(PYTHON, "-m", "pytest", *rest)
-    else:
-        _run(PYTHON, "bench/bench_writer.py", *rest)
+    else:  # every bench/bench_*.py, or the one named: python3 dev.py bench monitor --batches 500
+        names = sorted(p.stem[len("bench_") :] for p in (ROOT / "bench").glob("bench_*.py"))
+        chosen = [rest.pop(0)] if rest and rest[0] in names else names
+        for name in chosen:
+            _run(PYTHON, f"bench/bench_{name}.py", *rest)
     return 0
 
 

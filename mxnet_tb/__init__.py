@@ -1,23 +1,54 @@
 """mxnet_tb: TensorBoard for Apache MXNet.
 
-Example::
+Module API (legacy ``mx.mod.Module`` scripts)::
+
+    >>> import mxnet_tb as tb
+    >>> mod.install_monitor(tb.GradMonitor())                                        # doctest: +SKIP
+    >>> mod.fit(train_iter, eval_data=val_iter, num_epoch=10, batch_end_callback=tb.scalars(),
+    ...         eval_end_callback=tb.validation(), epoch_end_callback=tb.params())   # doctest: +SKIP
+
+Anywhere (Gluon, NumPy)::
 
     >>> from mxnet_tb import SummaryWriter
-    >>> sw = SummaryWriter(logdir="./logs")        # doctest: +SKIP
-    >>> sw.add_scalar("loss", 0.5, global_step=0)  # doctest: +SKIP
-    >>> sw.close()                                 # doctest: +SKIP
+    >>> with SummaryWriter(logdir="./logs") as sw:                                   # doctest: +SKIP
+    ...     sw.add_scalar("loss", 0.5, global_step=0)
+
+The monitors import MXNet when first used; ``import mxnet_tb`` alone does not.
 """
 
+from typing import Any
+
+from ._default import default_writer, init
 from ._event_file import EventWriteError, WriterClosedError
 from ._version import __version__
+from .callbacks import params, scalars, validation
 from .summaries.image import make_image_grid
 from .writer import StepOrderWarning, SummaryWriter
 
+_MONITORS = ("ActivationMonitor", "GradMonitor", "NonFiniteError", "WeightMonitor")
+
 __all__ = [
+    "ActivationMonitor",
     "EventWriteError",
+    "GradMonitor",
+    "NonFiniteError",
     "StepOrderWarning",
     "SummaryWriter",
+    "WeightMonitor",
     "WriterClosedError",
     "__version__",
+    "default_writer",
+    "init",
     "make_image_grid",
+    "params",
+    "scalars",
+    "validation",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _MONITORS:  # subclasses of mx.monitor.Monitor: importing them imports MXNet
+        from . import monitors
+
+        return getattr(monitors, name)
+    raise AttributeError(f"module 'mxnet_tb' has no attribute {name!r}")

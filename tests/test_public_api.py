@@ -4,7 +4,24 @@ import sys
 
 import mxnet_tb
 
-EXPECTED = {"EventWriteError", "StepOrderWarning", "SummaryWriter", "WriterClosedError", "__version__", "make_image_grid"}
+EXPECTED = {
+    "EventWriteError",
+    "StepOrderWarning",
+    "SummaryWriter",
+    "WriterClosedError",
+    "__version__",
+    "make_image_grid",
+    # Module API
+    "init",
+    "default_writer",
+    "scalars",
+    "validation",
+    "params",
+    "GradMonitor",
+    "WeightMonitor",
+    "ActivationMonitor",
+    "NonFiniteError",
+}
 
 
 def test_public_names_are_exactly_the_intended_ones():
@@ -20,6 +37,10 @@ def test_every_public_callable_has_a_docstring_and_type_hints():
         assert "return" in member.__annotations__, member
     for name in EXPECTED - {"__version__"}:
         assert inspect.getdoc(getattr(mxnet_tb, name)), name
+    for factory in (mxnet_tb.init, mxnet_tb.default_writer, mxnet_tb.scalars, mxnet_tb.validation, mxnet_tb.params):
+        assert "return" in factory.__annotations__, factory
+    for monitor in (mxnet_tb.GradMonitor, mxnet_tb.WeightMonitor, mxnet_tb.ActivationMonitor):
+        assert "return" in monitor.__init__.__annotations__, monitor
 
 
 def test_importing_the_package_does_not_import_mxnet():

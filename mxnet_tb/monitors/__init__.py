@@ -1,1 +1,11 @@
-"""MXNet ``Monitor`` subclasses that log to TensorBoard (gradients, weights, activations): coming next."""
+"""MXNet ``Monitor`` subclasses that log to TensorBoard: gradients, weights, activations.
+
+Importing this package imports MXNet; ``mxnet_tb`` itself loads it only when a monitor is first used.
+"""
+
+from ._base import NonFiniteError, TensorMonitor
+from .activation import ActivationMonitor
+from .grad import GradMonitor
+from .weight import WeightMonitor
+
+__all__ = ["ActivationMonitor", "GradMonitor", "NonFiniteError", "TensorMonitor", "WeightMonitor"]

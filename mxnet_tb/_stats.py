@@ -1,0 +1,113 @@
+"""Scalar statistics of tensors, by name, computed on the host (NumPy) or on the device (NDArray ops).
+
+On CPU contexts one ``asnumpy()`` plus NumPy is 10-20x faster than NDArray reductions (1M floats: ~5 ms vs
+~60-100 ms), so host is the default there; on GPUs reducing on the device and copying back only scalars
+saves the transfer. Both give the same numbers (the tests hold them to it).
+
+Example::
+
+    >>> host_stats(np.array([3.0, -4.0]), ("norm", "max_abs"))
+    {'norm': 5.0, 'max_abs': 4.0}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import numpy as np
+
+__all__ = ["DEVICE_HISTOGRAM_BINS", "STAT_NAMES", "check_stats", "device_histogram", "device_stats", "host_stats"]
+
+DEVICE_HISTOGRAM_BINS = 100
+
+
+def _finite(values: np.ndarray) -> np.ndarray:
+    return values if values.dtype.kind != "f" or np.isfinite(values).all() else values[np.isfinite(values)]
+
+
+def _wide(values: np.ndarray) -> np.ndarray:
+    return values.astype(np.float64, copy=False)
+
+
+_HOST: dict[str, Callable[[np.ndarray], float]] = {
+    "norm": lambda v: float(np.sqrt(np.dot(_wide(v).ravel(), _wide(v).ravel()))),
+    "mean": lambda v: float(_wide(v).mean()),
+    "std": lambda v: float(_wide(v).std()),
+    "min": lambda v: float(v.min()),
+    "max": lambda v: float(v.max()),
+    "max_abs": lambda v: float(np.abs(v).max()),
+    "nonfinite": lambda v: float(v.size - np.count_nonzero(np.isfinite(v))),
+    "zero_fraction": lambda v: float(1.0 - np.count_nonzero(v) / v.size),
+}
+STAT_NAMES = tuple(_HOST)
+
+
+def check_stats(stats: Any, *, name: str = "stats") -> tuple[str, ...]:
+    """``stats`` as a tuple of known statistic names; TypeError/ValueError naming the bad entry."""
+    if isinstance(stats, str) or not isinstance(stats, Iterable):
+        raise TypeError(f"{name} must be a tuple of statistic names from {STAT_NAMES}; got {stats!r:.80}")
+    result = tuple(stats)
+    for stat in result:
+        if stat not in _HOST:
+            raise ValueError(f"{name}: unknown statistic {stat!r}; choose from {STAT_NAMES}")
+    return result
+
+
+def host_stats(values: np.ndarray, stats: Sequence[str]) -> dict[str, float]:
+    """The named statistics of ``values``; all but ``nonfinite`` ignore NaN and Inf entries."""
+    finite = _finite(values)
+    result = {}
+    for stat in stats:
+        source = values if stat == "nonfinite" else finite
+        result[stat] = _HOST[stat](source) if source.size else float("nan")
+    return result
+
+
+def device_stats(array: Any, stats: Sequence[str]) -> dict[str, float]:
+    """The named statistics of an NDArray, reduced where it lives; only the scalars are copied back.
+
+    Non-finite entries are masked out (as zeros, and out of the count) for every statistic but ``nonfinite``.
+    """
+    import mxnet as mx
+
+    nd = mx.nd
+    data = array.astype("float64") if array.dtype != np.float64 else array
+    finite = nd.contrib.isfinite(data)
+    count = finite.sum()
+    clean = nd.where(finite, data, nd.zeros_like(data))
+    lazy: dict[str, Any] = {}
+    for stat in stats:
+        if stat == "norm":
+            lazy[stat] = nd.sqrt(nd.sum(clean * clean))
+        elif stat == "mean":
+            lazy[stat] = nd.sum(clean) / count
+        elif stat == "std":
+            mean = nd.sum(clean) / count
+            centred = nd.where(finite, data - mean, nd.zeros_like(data))
+            lazy[stat] = nd.sqrt(nd.sum(centred * centred) / count)
+        elif stat in ("min", "max"):
+            fill = nd.full(data.shape, np.inf if stat == "min" else -np.inf, ctx=data.context, dtype=data.dtype)
+            lazy[stat] = getattr(nd, stat)(nd.where(finite, data, fill))
+        elif stat == "max_abs":
+            lazy[stat] = nd.max(nd.abs(clean))
+        elif stat == "nonfinite":
+            lazy[stat] = data.size - count
+        elif stat == "zero_fraction":
+            lazy[stat] = 1.0 - nd.sum(clean != 0) / count
+    empty = float(count.asscalar()) == 0
+    return {stat: float("nan") if empty and stat != "nonfinite" else float(v.asscalar()) for stat, v in lazy.items()}
+
+
+def device_histogram(array: Any, low: float, high: float, bins: int = DEVICE_HISTOGRAM_BINS) -> tuple[Any, Any]:
+    """``(edges, counts)`` of ``bins`` equal buckets over ``[low, high]``, counted where the array lives.
+
+    ``mx.nd.histogram`` counts exactly as ``numpy.histogram`` does; values outside the range (and NaN/Inf)
+    are left out. Only the counts and edges are copied back.
+    """
+    import mxnet as mx
+
+    if low == high:  # numpy's rule for a constant input
+        low, high = low - 0.5, high + 0.5
+    counts, edges = mx.nd.histogram(array, bins=bins, range=(low, high))
+    return edges.asnumpy(), counts.asnumpy()

@@ -1,0 +1,314 @@
+"""Module-API callbacks in MXNet's own style: factories returning the callable ``fit`` expects.
+
+    mod.fit(train_iter, eval_data=val_iter, num_epoch=10,
+            batch_end_callback=tb.scalars(),        # metrics, samples/sec, learning rate per batch
+            eval_end_callback=tb.validation(),      # validation metrics at the same step
+            epoch_end_callback=tb.params())         # weight histograms and stats, conv filters, graph
+
+Tags (``layout='tags'``, the default) put everything in one run: ``train/accuracy``, ``train/samples_per_sec``,
+``train/lr``, ``val/accuracy``. With ``layout='runs'`` (Keras's convention) training and validation go to
+the runs ``<logdir>/train`` and ``<logdir>/val`` under identical tags (``accuracy``), so TensorBoard overlays
+them in one chart. Every series is logged against the same global step: training batches since the first
+one logged, continuing across epochs and ``fit`` calls (see ``_clock.py``).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from ._clock import calling_module, clock_of
+from ._convert import to_numpy
+from ._default import default_writer, resolve_writer
+from ._names import clean_tag
+from ._stats import check_stats, host_stats
+from .writer import SummaryWriter
+
+__all__ = ["params", "scalars", "validation"]
+
+LAYOUTS = ("tags", "runs")
+
+
+def _positive_int(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be an int >= 1; got {value!r}")
+    return int(value)
+
+
+def _check_layout(layout: Any) -> str:
+    if layout not in LAYOUTS:
+        raise ValueError(f"layout must be one of {LAYOUTS}; got {layout!r}")
+    return layout
+
+
+class _Series:
+    """Where a callback's values go: ``<prefix>/<name>`` tags, or a ``<prefix>`` run with plain tags."""
+
+    def __init__(self, writer: SummaryWriter | None, prefix: str, layout: str) -> None:
+        self._writer, self._prefix, self._layout = writer, prefix, layout
+
+    @property
+    def writer(self) -> SummaryWriter:
+        return self._writer or default_writer()
+
+    def log(self, name: str, value: float, step: int) -> None:
+        if self._layout == "runs":
+            self.writer._add_run_scalar(self._prefix, name, value, step)
+        else:
+            self.writer.add_scalar(f"{self._prefix}/{name}", value, step)
+
+
+def _leaf_metrics(metric: Any) -> list[Any]:
+    children = getattr(metric, "metrics", None)
+    if isinstance(children, list):
+        return [leaf for child in children for leaf in _leaf_metrics(child)]
+    return [metric]
+
+
+def _names_values(pairs: Any) -> list[tuple[str, float]]:
+    names, values = pairs
+    if isinstance(names, str):
+        return [(names, values)]
+    return list(zip(names, values))
+
+
+class _MetricWindow:
+    """Metric values over the batches since the last log, from the metrics' global sums.
+
+    ``reset_local()`` by a ``Speedometer(auto_reset=True)`` leaves global sums alone, so this works before or
+    after one. Metrics whose value is not a plain sum/count ratio report their running epoch value instead.
+    """
+
+    def __init__(self) -> None:
+        self._seen: dict[int, tuple[float, float]] = {}
+
+    def values(self, metric: Any) -> list[tuple[str, float]]:
+        import mxnet as mx
+
+        result = []
+        for leaf in _leaf_metrics(metric):
+            plain = type(leaf).get_global is mx.metric.EvalMetric.get_global and isinstance(leaf.name, str)
+            if not plain or not getattr(leaf, "_has_global_stats", False):
+                result.extend(_names_values(leaf.get_global()))
+                continue
+            total, count = float(leaf.global_sum_metric), float(leaf.global_num_inst)
+            last_total, last_count = self._seen.get(id(leaf), (0.0, 0.0))
+            if count < last_count:  # the metric was reset (a new epoch)
+                last_total, last_count = 0.0, 0.0
+            self._seen[id(leaf)] = (total, count)
+            value = (total - last_total) / (count - last_count) if count > last_count else math.nan
+            result.append((leaf.name, value))
+        return result
+
+
+def _batch_samples(param: Any, module: Any) -> int | None:
+    batch = (param.locals or {}).get("data_batch")
+    batches = batch if isinstance(batch, list) else [batch]
+    try:
+        return sum(int(b.data[0].shape[0]) - int(getattr(b, "pad", 0) or 0) for b in batches)
+    except (AttributeError, IndexError, TypeError):
+        group = getattr(module, "_exec_group", None)
+        return getattr(group, "batch_size", None)
+
+
+class _LearningRate:
+    """The learning rate the optimizer uses at a step.
+
+    With a distributed kvstore that updates on the servers, the worker's optimizer never advances, so the rate
+    comes from a private copy of its scheduler at the global step instead.
+    """
+
+    def __init__(self) -> None:
+        self._scheduler: Any = None
+
+    def at(self, module: Any, step: int) -> float | None:
+        optimizer = getattr(module, "_optimizer", None)
+        if optimizer is None:
+            return None
+        kvstore = getattr(module, "_kvstore", None)
+        remote = getattr(module, "_update_on_kvstore", False) and "dist" in str(getattr(kvstore, "type", ""))
+        if optimizer.lr_scheduler is None or not remote:
+            return float(optimizer.learning_rate)
+        if self._scheduler is None:
+            self._scheduler = copy.deepcopy(optimizer.lr_scheduler)
+        return float(self._scheduler(step + 1))
+
+
+def _resume_offset(param: Any) -> int | None:
+    """Batches before ``param.epoch`` in a resumed ``fit(begin_epoch=N)``, if the train iterator tells."""
+    data = (param.locals or {}).get("train_data")
+    num, size = getattr(data, "num_data", None), getattr(data, "batch_size", None)
+    if not num or not size:
+        return None
+    per_epoch = -(-num // size) if getattr(data, "last_batch_handle", "pad") == "pad" else num // size
+    return param.epoch * per_epoch
+
+
+def scalars(
+    frequent: int = 1,
+    prefix: str = "train",
+    auto_reset: bool = False,
+    writer: SummaryWriter | None = None,
+    layout: str = "tags",
+) -> Callable[[Any], None]:
+    """A ``batch_end_callback`` logging metrics, samples per second and learning rate every ``frequent`` batches.
+
+    Composite metrics are expanded into one series each. ``auto_reset=False`` logs each metric's running value
+    over the epoch so far; ``auto_reset=True`` its value over the batches since the last log (like
+    ``Speedometer``'s, without resetting the metric, so both may share it). Tags: ``<prefix>/<metric>``,
+    ``<prefix>/samples_per_sec``, ``<prefix>/lr`` (``layout='runs'``: run ``<prefix>``, plain tags).
+
+    Example::
+
+        >>> mod.fit(train_iter, num_epoch=10, batch_end_callback=tb.scalars(frequent=10))   # doctest: +SKIP
+    """
+    frequent = _positive_int(frequent, "frequent")
+    series = _Series(resolve_writer(writer), clean_tag(prefix, name="prefix"), _check_layout(layout))
+    if not isinstance(auto_reset, bool):
+        raise TypeError(f"auto_reset must be a bool; got {auto_reset!r}")
+    window = _MetricWindow()
+    learning_rate = _LearningRate()
+    timing = {"since": None, "samples": 0}
+
+    def _callback(param: Any) -> None:
+        module = (param.locals or {}).get("self")
+        clock = clock_of(module)
+        if not clock.ticked and param.epoch > 0:
+            offset = _resume_offset(param)
+            if offset is not None:
+                clock.rebase(offset + param.nbatch - 1)
+        step = clock.batch_ended(param)
+        now = time.perf_counter()
+        if param.nbatch == 0:  # time between epochs (evaluation, checkpoints) is not training speed
+            timing["since"], timing["samples"] = None, 0
+        timing["samples"] += _batch_samples(param, module) or 0
+        if step % frequent:
+            if timing["since"] is None:
+                timing["since"], timing["samples"] = now, 0
+            return
+        if param.eval_metric is not None:
+            pairs = window.values(param.eval_metric) if auto_reset else param.eval_metric.get_global_name_value()
+            for name, value in pairs:
+                series.log(name, value, step)
+        if timing["since"] is not None and now > timing["since"] and timing["samples"]:
+            series.log("samples_per_sec", timing["samples"] / (now - timing["since"]), step)
+        timing["since"], timing["samples"] = now, 0
+        rate = learning_rate.at(module, step)
+        if rate is not None:
+            series.log("lr", rate, step)
+
+    return _callback
+
+
+def validation(prefix: str = "val", writer: SummaryWriter | None = None, layout: str = "tags") -> Callable[[Any], None]:
+    """An ``eval_end_callback`` logging validation metrics at the training step where they were measured.
+
+    The step is the module's global step (shared with ``tb.scalars``), so train and validation curves share an
+    x-axis; before any batch was counted, the epoch. Tags ``<prefix>/<metric>``; with ``layout='runs'`` the
+    run ``<prefix>`` with plain tags, which TensorBoard overlays with ``tb.scalars(layout='runs')``.
+
+    Example::
+
+        >>> mod.fit(train_iter, eval_data=val_iter, num_epoch=10,
+        ...         batch_end_callback=tb.scalars(), eval_end_callback=tb.validation())   # doctest: +SKIP
+    """
+    series = _Series(resolve_writer(writer), clean_tag(prefix, name="prefix"), _check_layout(layout))
+
+    def _callback(param: Any) -> None:
+        clock = clock_of((param.locals or {}).get("self"))
+        step = clock.step if clock.ticked else param.epoch
+        for name, value in param.eval_metric.get_name_value():
+            series.log(name, value, step)
+
+    return _callback
+
+
+def _first_layer_convolutions(symbol: Any, shapes: dict[str, tuple[int, ...]]) -> list[str]:
+    """Weight names of convolutions fed directly by a data input, whose filters read as 1 or 3 channel images."""
+    import json
+
+    graph = json.loads(symbol.tojson())
+    nodes = graph["nodes"]
+    names = []
+    for node in nodes:
+        if node["op"] != "Convolution":
+            continue
+        inputs = [nodes[i[0]] for i in node["inputs"]]
+        if not inputs or inputs[0]["op"] != "null" or inputs[0]["name"] in shapes:
+            continue  # the first input must be a data variable, not a parameter
+        weight = next((n["name"] for n in inputs[1:] if n["name"].endswith("weight")), None)
+        if weight in shapes and len(shapes[weight]) == 4 and shapes[weight][1] in (1, 3):
+            names.append(weight)
+    return names
+
+
+def params(
+    every: int = 1,
+    histograms: bool = True,
+    stats: tuple[str, ...] = ("norm",),
+    images: tuple[str, ...] = ("conv",),
+    writer: SummaryWriter | None = None,
+) -> Callable[[int, Any, dict[str, Any], dict[str, Any]], None]:
+    """An ``epoch_end_callback`` logging every parameter and auxiliary state every ``every`` epochs.
+
+    Tags: ``weights/hist/<name>`` and ``weights/<stat>/<name>`` for parameters, ``aux/hist/<name>`` and
+    ``aux/<stat>/<name>`` for auxiliary states (BatchNorm's moving statistics), ``weights/filters/<name>`` for
+    the first convolution layer's filters as an image grid (``images=('conv',)``; ``()`` for none), and the
+    network graph on the first call. Logged at the module's global step (the epoch when no batch was counted).
+
+    Example::
+
+        >>> mod.fit(train_iter, num_epoch=10, epoch_end_callback=tb.params(every=2))   # doctest: +SKIP
+    """
+    every = _positive_int(every, "every")
+    stats = check_stats(stats)
+    if not isinstance(histograms, bool):
+        raise TypeError(f"histograms must be a bool; got {histograms!r}")
+    images = tuple(images) if not isinstance(images, str) else (images,)
+    for kind in images:
+        if kind != "conv":
+            raise ValueError(f"images: unknown kind {kind!r}; supported: ('conv',)")
+    writer = resolve_writer(writer)
+    state = {"graph_done": False}
+
+    def _callback(epoch: int, symbol: Any, arg_params: dict[str, Any], aux_params: dict[str, Any]) -> None:
+        if (epoch + 1) % every:
+            return
+        sw = writer or default_writer()
+        module = calling_module()
+        clock = clock_of(module)
+        step = clock.step if clock.ticked else epoch
+        if not state["graph_done"] and symbol is not None:
+            sw.add_graph(symbol, shapes=_input_shapes(module))
+            state["graph_done"] = True
+        groups = {
+            group: {name: to_numpy(value, name=name) for name, value in (named or {}).items()}
+            for group, named in (("weights", arg_params), ("aux", aux_params))
+        }
+        for group, arrays in groups.items():
+            for name, values in arrays.items():
+                for stat, number in host_stats(values, stats).items():
+                    sw.add_scalar(f"{group}/{stat}/{name}", number, step)
+                finite = values if np.isfinite(values).all() else values[np.isfinite(values)]
+                if histograms and finite.size:
+                    sw.add_histogram(f"{group}/hist/{name}", finite, step)
+        if images and symbol is not None:
+            weights = groups["weights"]
+            for name in _first_layer_convolutions(symbol, {name: value.shape for name, value in weights.items()}):
+                # (O, C, kh, kw): one tile per filter, each scaled to its own range
+                sw.add_image(f"weights/filters/{name}", weights[name], step, normalize=True, scale_each=True, padding=1)
+
+    return _callback
+
+
+def _input_shapes(module: Any) -> dict[str, tuple[int, ...]] | None:
+    """The bound module's data and label shapes, so the graph's edges show tensor sizes."""
+    if module is None or not getattr(module, "binded", False):
+        return None
+    descs = list(module.data_shapes or []) + list(module.label_shapes or [])
+    return {desc.name: tuple(desc.shape) for desc in descs} or None

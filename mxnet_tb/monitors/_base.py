@@ -1,0 +1,191 @@
+"""What every mxnet_tb monitor shares: install styles, batch counting, the global step, writing statistics.
+
+A monitor is an ``mx.monitor.Monitor`` so it goes wherever MXNet takes one: ``mod.install_monitor(m)``,
+``fit(monitor=m)``, or both (an executor is hooked once). It does its work in executor hooks (``_hooks.py``),
+so it needs no ``tic``/``toc`` from MXNet; those stay harmless no-ops when ``fit`` calls them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import mxnet as mx
+import numpy as np
+from tensorboard.compat.proto import summary_pb2
+
+from .._clock import StepClock, calling_module, clock_of
+from .._default import default_writer, resolve_writer
+from .._names import clean_tag
+from .._stats import check_stats, device_histogram, device_stats, host_stats
+from ..summaries.histogram import counts_proto
+from ..writer import SummaryWriter
+from ._hooks import executor_group, hooks_of
+
+__all__ = ["NonFiniteError", "TensorMonitor"]
+
+REDUCE_MODES = ("auto", "host", "device")
+_HISTOGRAM_STATS = ("min", "max", "mean", "norm")  # what a histogram from device counts needs
+NONFINITE_POLICIES = ("log", "raise")
+
+
+class NonFiniteError(FloatingPointError):
+    """A monitored tensor held NaN or Inf and the monitor was asked to stop training (``on_nonfinite='raise'``)."""
+
+
+def _positive_int(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be an int >= 1; got {value!r}")
+    return int(value)
+
+
+class TensorMonitor(mx.monitor.Monitor):
+    """Base of the monitors: every ``interval`` training batches, statistics of named tensors.
+
+    Subclasses choose the hook (``_listen``) and the tensors (``_collect``), and log through ``_log``.
+    """
+
+    kind = "tensors"  # first part of every tag, e.g. "grads"
+
+    def __init__(
+        self,
+        interval: int = 100,
+        pattern: str = ".*",
+        stats: Sequence[str] = ("norm",),
+        histograms: bool = True,
+        writer: SummaryWriter | None = None,
+        reduce: str = "auto",
+        on_nonfinite: str = "log",
+    ) -> None:
+        interval = _positive_int(interval, "interval")
+        if not isinstance(pattern, str):
+            raise TypeError(f"pattern must be a regular expression string; got {pattern!r:.80}")
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ValueError(f"pattern {pattern!r} is not a valid regular expression: {exc}") from None
+        if not isinstance(histograms, bool):
+            raise TypeError(f"histograms must be a bool; got {histograms!r}")
+        if reduce not in REDUCE_MODES:
+            raise ValueError(f"reduce must be one of {REDUCE_MODES}; got {reduce!r}")
+        if on_nonfinite not in NONFINITE_POLICIES:
+            raise ValueError(f"on_nonfinite must be one of {NONFINITE_POLICIES}; got {on_nonfinite!r}")
+        super().__init__(interval, pattern=pattern)
+        self.stats = check_stats(stats)
+        self.histograms = histograms
+        self.reduce = reduce
+        self.on_nonfinite = on_nonfinite
+        self._writer = resolve_writer(writer)
+        self._module: Any = None
+        self._clock: StepClock | None = None
+        self._groups: dict[int, list[Any]] = {}
+        self._batches = 0  # training batches seen, for ``interval``
+        self._active = False
+        self._step = -1
+
+    # -- MXNet's Monitor interface --------------------------------------------------------------------------
+
+    def install(self, exe: Any) -> None:
+        """Hook ``exe`` (MXNet calls this from ``install_monitor``); installing one executor twice is a no-op."""
+        if any(known is exe for known in self.exes):
+            return
+        if self._clock is None:
+            self._module = calling_module()
+            self._clock = clock_of(self._module)
+        group = executor_group(exe)
+        self.exes.append(exe)
+        self._groups[id(exe)] = group
+        self._listen(hooks_of(exe))
+
+    def tic(self) -> None:
+        """Nothing to do: the executor hooks see every batch."""
+
+    def toc(self) -> list[Any]:
+        """Nothing to return: statistics go to TensorBoard, not to the log."""
+        return []
+
+    def toc_print(self) -> None:
+        """Nothing to print: statistics go to TensorBoard."""
+
+    # -- for subclasses -------------------------------------------------------------------------------------
+
+    def _listen(self, hooks: Any) -> None:
+        """Register listeners on one executor's hooks; by default after its backward pass."""
+        hooks.after_backward.append(self._after_backward)
+
+    def _batch_begins(self, exe: Any) -> bool:
+        """Count a batch at the first executor of its group; returns whether this batch is logged."""
+        group = self._groups[id(exe)]
+        if exe is group[0]:
+            token = (id(group[0]), hooks_of(group[0]).train_batches)
+            assert self._clock is not None
+            self._step = self._clock.batch_started(token)
+            self._active = self._batches % self.interval == 0
+            self._batches += 1
+        return self._active
+
+    def _after_backward(self, exe: Any) -> None:
+        self._batch_begins(exe)
+        group = self._groups[id(exe)]
+        if exe is group[-1] and self._active:
+            self._collect(group, self._step)
+
+    def _collect(self, group: list[Any], step: int) -> None:
+        raise NotImplementedError
+
+    @property
+    def writer(self) -> SummaryWriter:
+        return self._writer or default_writer()
+
+    def _matches(self, name: str) -> bool:
+        return self.re_prog.match(name) is not None
+
+    def _log(self, name: str, arrays: Sequence[Any], step: int, scale: float = 1.0) -> float:
+        """Log statistics (and a histogram) of the sum of ``arrays`` (one per device); returns its non-finite count."""
+        on_device = self.reduce == "device" or (
+            self.reduce == "auto" and any(a.context.device_type != "cpu" for a in arrays)
+        )
+        total = self._device_total(arrays, scale) if on_device else self._host_total(arrays, scale)
+        wanted = tuple(dict.fromkeys((*self.stats, "nonfinite", *(_HISTOGRAM_STATS if self.histograms else ()))))
+        stats = device_stats(total, wanted) if on_device else host_stats(total, wanted)
+        writer = self.writer
+        for stat in self.stats:
+            writer.add_scalar(f"{self.kind}/{stat}/{name}", stats[stat], step)
+        finite = total.size - stats["nonfinite"]
+        if self.histograms and finite:
+            tag = clean_tag(f"{self.kind}/hist/{name}")
+            if on_device:  # bring back bucket counts, not the tensor
+                edges, counts = device_histogram(total, stats["min"], stats["max"])
+                proto = counts_proto(
+                    edges, counts, num=int(finite), total=stats["mean"] * finite, sum_squares=stats["norm"] ** 2
+                )
+                writer._write_value("", summary_pb2.Summary.Value(tag=tag, histo=proto), step, None)
+            else:
+                writer.add_histogram(tag, total if not stats["nonfinite"] else total[np.isfinite(total)], step)
+        return stats["nonfinite"]
+
+    @staticmethod
+    def _host_total(arrays: Sequence[Any], scale: float) -> np.ndarray:
+        values = arrays[0].asnumpy()
+        for array in arrays[1:]:
+            values = values + array.asnumpy()
+        return values * scale if scale != 1.0 else values
+
+    @staticmethod
+    def _device_total(arrays: Sequence[Any], scale: float) -> Any:
+        total = arrays[0].copy()
+        for array in arrays[1:]:
+            total += array.as_in_context(total.context)
+        return total * scale if scale != 1.0 else total
+
+    def _check_nonfinite(self, counts: dict[str, float], step: int) -> None:
+        """With ``on_nonfinite='raise'``, stop training naming the first tensor with NaN or Inf."""
+        bad = [(name, count) for name, count in counts.items() if count]
+        if bad and self.on_nonfinite == "raise":
+            self.writer.flush()
+            name, count = bad[0]
+            raise NonFiniteError(
+                f"{self.kind} {name!r} holds {int(count)} NaN/Inf values at step {step}"
+                + (f" (and {len(bad) - 1} more tensors)" if len(bad) > 1 else "")
+            )
