@@ -1,0 +1,250 @@
+"""``mxnet-tb checkpoint``: a series of ``PREFIX-NNNN.params`` checkpoints into TensorBoard.
+
+For each selected epoch (step = the epoch number in the file name, as ``mx.callback.do_checkpoint`` writes
+it): ``weights/hist/<p>`` and ``weights/{norm,mean,std}/<p>`` for every parameter (``aux/...`` for auxiliary
+states such as BatchNorm's moving statistics), the first convolution layer's filters as an image grid
+``weights/filters/<p>`` (the tags ``tb.params()`` uses during training), and from the second selected epoch on
+the change since the previous one, ``change/norm/<p>`` = ||w_e - w_prev|| and ``change/relative/<p>`` =
+||w_e - w_prev|| / ||w_prev||. The graph of ``PREFIX-symbol.json`` is logged once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import os
+import re
+import textwrap
+from typing import Any
+
+import numpy as np
+
+from ._common import (
+    CommandError,
+    UsageError,
+    add_logdir_options,
+    default_logdir,
+    derived_run_name,
+    note,
+    note_existing_run,
+    parse_shapes,
+    progress,
+    resolve_run_dir,
+)
+from .graph import SHAPE_HELP, checked_graph, load_symbol
+
+__all__ = ["add_parser", "checkpoint_epochs", "parse_epochs", "run"]
+
+STATS = ("norm", "mean", "std")
+_PARAMS_FILE = re.compile(r"-(\d{4,})\.params\Z")
+
+EXAMPLES = """\
+examples:
+  mxnet-tb checkpoint models/resnet                    # every models/resnet-NNNN.params, run 'resnet'
+  mxnet-tb checkpoint models/resnet --epochs 1,5,10 --shape data=1,3,224,224
+  mxnet-tb checkpoint models/resnet --epochs 10-20 --logdir runs --run resnet-ckpt
+"""
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        "checkpoint",
+        help="log the parameters of PREFIX-NNNN.params checkpoints, epoch by epoch",
+        description=textwrap.dedent(
+            """\
+            Read PREFIX-symbol.json and PREFIX-NNNN.params (Module.save_checkpoint, mx.callback.do_checkpoint)
+            and log, at step = epoch: histograms and norm/mean/std of every parameter (weights/..., aux/...),
+            the first convolution layer's filters as images (weights/filters/<p>), the change since the
+            previous selected checkpoint (change/norm/<p>, change/relative/<p>), and the graph once."""
+        ),
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("prefix", metavar="PREFIX", help="checkpoint prefix, as given to save_checkpoint")
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--epochs", metavar="LIST", help="epochs to log, e.g. 1,5,10 or 10-20 (default: all, as --all)")
+    which.add_argument("--all", action="store_true", help="log every checkpoint epoch found (the default)")
+    parser.add_argument("--shape", action="append", metavar="NAME=DIMS", help=SHAPE_HELP)
+    add_logdir_options(parser, "run name (default: the prefix's last part)")
+    parser.set_defaults(handler=run)
+    return parser
+
+
+def checkpoint_epochs(prefix: str) -> list[int]:
+    """The epochs that have a ``PREFIX-NNNN.params`` file, sorted.
+
+    Example::
+
+        >>> checkpoint_epochs("models/resnet")   # doctest: +SKIP
+        [1, 2, 3]
+    """
+    found = set()
+    for path in glob.glob(glob.escape(prefix) + "-*.params"):
+        match = _PARAMS_FILE.search(path[len(prefix) :])
+        if match and path[len(prefix) :] == match.group(0):
+            found.add(int(match.group(1)))
+    return sorted(found)
+
+
+def parse_epochs(text: str) -> list[int]:
+    """``'1,5,10'`` or ``'10-20'`` (mixed too) as sorted epoch numbers; UsageError naming the bad part.
+
+    Example::
+
+        >>> parse_epochs("1,5,8-10")
+        [1, 5, 8, 9, 10]
+    """
+    epochs: set[int] = set()
+    for part in (p.strip() for p in text.split(",")):
+        low, sep, high = part.partition("-")
+        if not sep and low.isdigit():
+            epochs.add(int(low))
+        elif sep and low.strip().isdigit() and high.strip().isdigit() and int(low) <= int(high):
+            epochs.update(range(int(low), int(high) + 1))
+        else:
+            raise UsageError(
+                f"bad --epochs {text!r}: {part!r} is not an epoch number or range (e.g. --epochs 1,5,10 or 10-20)"
+            )
+    return sorted(epochs)
+
+
+def _params_path(prefix: str, epoch: int) -> str:
+    return f"{prefix}-{epoch:04d}.params"
+
+
+def _load_params(prefix: str, epoch: int) -> dict[str, dict[str, np.ndarray]]:
+    """``{'weights': {name: array}, 'aux': {name: array}}`` from ``PREFIX-NNNN.params``."""
+    import mxnet as mx
+
+    path = _params_path(prefix, epoch)
+    try:
+        loaded = mx.nd.load(path)
+    except mx.base.MXNetError as exc:
+        first = next((line for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
+        raise CommandError(f"cannot read {path!r}: {first}") from None
+    if not isinstance(loaded, dict):
+        raise CommandError(f"{path!r} holds unnamed arrays, not a checkpoint's 'arg:<name>' parameters")
+    groups: dict[str, dict[str, np.ndarray]] = {"weights": {}, "aux": {}}
+    for key, array in loaded.items():
+        kind, sep, name = key.partition(":")
+        group = "aux" if sep and kind == "aux" else "weights"
+        groups[group][name if sep else key] = array.asnumpy()
+    return groups
+
+
+def _finite(values: np.ndarray) -> np.ndarray:
+    return values if np.isfinite(values).all() else values[np.isfinite(values)]
+
+
+class _Logger:
+    """Writes one checkpoint after another into a run; remembers the tags and points written."""
+
+    def __init__(self, writer: Any, symbol: Any) -> None:
+        self.writer, self.symbol = writer, symbol
+        self.tags: set[str] = set()
+        self.points = 0
+        self.previous: dict[str, np.ndarray] | None = None
+
+    def scalar(self, tag: str, value: float, step: int) -> None:
+        self.writer.add_scalar(tag, value, global_step=step)
+        self.tags.add(tag)
+        self.points += 1
+
+    def epoch(self, epoch: int, groups: dict[str, dict[str, np.ndarray]]) -> None:
+        from .._stats import host_stats
+
+        for group, arrays in groups.items():
+            for name, values in arrays.items():
+                for stat, number in host_stats(values, STATS).items():
+                    self.scalar(f"{group}/{stat}/{name}", number, epoch)
+                finite = _finite(values)
+                if finite.size:
+                    self.writer.add_histogram(f"{group}/hist/{name}", finite, global_step=epoch)
+                    self.tags.add(f"{group}/hist/{name}")
+                    self.points += 1
+        weights = groups["weights"]
+        if self.symbol is not None:
+            from ..callbacks import _first_layer_convolutions
+
+            for name in _first_layer_convolutions(self.symbol, {n: v.shape for n, v in weights.items()}):
+                # (O, C, kh, kw) with C 1 or 3: one tile per filter, each scaled to its own range
+                tag = f"weights/filters/{name}"
+                self.writer.add_image(tag, weights[name], epoch, normalize=True, scale_each=True, padding=1)
+                self.tags.add(tag)
+                self.points += 1
+        if self.previous is not None:
+            self._changes(epoch, weights)
+        self.previous = weights
+
+    def _changes(self, epoch: int, weights: dict[str, np.ndarray]) -> None:
+        for name, values in weights.items():
+            before = self.previous.get(name) if self.previous else None
+            if before is None or before.shape != values.shape:
+                continue  # a parameter that appeared or changed shape has no change to measure
+            delta = float(np.linalg.norm((values.astype(np.float64) - before.astype(np.float64)).ravel()))
+            self.scalar(f"change/norm/{name}", delta, epoch)
+            base = float(np.linalg.norm(before.astype(np.float64).ravel()))
+            if base > 0:
+                self.scalar(f"change/relative/{name}", delta / base, epoch)
+
+
+def _select(prefix: str, available: list[int], epochs_text: str | None) -> list[int]:
+    if epochs_text is None:
+        return available
+    wanted = parse_epochs(epochs_text)
+    missing = [e for e in wanted if e not in available]
+    if missing:
+        shown = ", ".join(map(str, missing[:10])) + (" ..." if len(missing) > 10 else "")
+        have = ", ".join(map(str, available[:20])) + (" ..." if len(available) > 20 else "")
+        raise UsageError(f"--epochs {epochs_text}: no checkpoint {prefix!r} for epoch {shown}; available: {have}")
+    return wanted
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..writer import SummaryWriter
+
+    logdir = args.logdir or default_logdir()
+    prefix = args.prefix
+    shapes = parse_shapes(args.shape)
+    symbol_path = f"{prefix}-symbol.json"
+    available = checkpoint_epochs(prefix)
+    has_symbol = os.path.isfile(symbol_path)
+    if not available:
+        what = f"{prefix}-NNNN.params files" + ("" if has_symbol else f" nor {symbol_path!r}")
+        raise UsageError(f"no checkpoint at prefix {prefix!r}: no {what}")
+    epochs = _select(prefix, available, args.epochs)
+    run_name = args.run if args.run is not None else derived_run_name(os.path.basename(prefix.rstrip("/\\")))
+    directory = resolve_run_dir(logdir, run_name)
+    symbol = graph = None
+    if has_symbol:
+        symbol = load_symbol(symbol_path)
+        graph = checked_graph(symbol, shapes)
+    elif shapes:
+        raise UsageError(f"--shape needs the network, but {symbol_path!r} does not exist")
+    else:
+        note(f"no {symbol_path!r}: logging parameters without the graph and filter images")
+    note_existing_run(directory, run_name)
+    with SummaryWriter(directory, verbose=False) as writer:
+        if symbol is not None:
+            writer.add_graph(symbol, shapes=shapes)
+        logger = _Logger(writer, symbol)
+        for epoch in progress(epochs, total=len(epochs), desc="checkpoints", unit="epoch"):
+            logger.epoch(epoch, _load_params(prefix, epoch))
+    graph_text = f"graph of {len(graph.node)} nodes, " if graph is not None else ""
+    print(
+        f"{prefix} -> run {run_name!r} in {logdir}: {len(epochs)} epochs ({_ranges(epochs)}), "
+        f"{graph_text}{len(logger.tags)} tags, {logger.points} points"
+    )
+    return 0
+
+
+def _ranges(epochs: list[int]) -> str:
+    """``[1, 2, 3, 5]`` as ``'1-3,5'``."""
+    parts, start = [], None
+    for i, e in enumerate(epochs):
+        if start is None:
+            start = e
+        if i + 1 == len(epochs) or epochs[i + 1] != e + 1:
+            parts.append(str(start) if start == e else f"{start}-{e}")
+            start = None
+    return ",".join(parts)

@@ -1,0 +1,259 @@
+"""MXNet training-log lines in, TensorBoard points out: a pure parser (no I/O) for ``mxnet-tb import-log``.
+
+Lines recognised anywhere in a line (so any logging prefix such as ``INFO:root:`` or a timestamp is fine):
+
+==================================================================  =========================================
+line                                                                tags
+==================================================================  =========================================
+``Epoch[3] Batch [200-300]\\tSpeed: 1234.56 samples/sec\\tacc=0.91``  ``train/samples_per_sec``, ``train/acc``
+``Epoch[3] Batch [300]\\tSpeed: ...\\tTrain-acc=0.91`` (older)        the same (a ``Train-`` prefix is dropped)
+``Iter[3] Batch [300]\\tSpeed: ...`` (Speedometer without a metric)   ``train/samples_per_sec``
+``Epoch[3] Train-acc=0.93``                                          ``train/epoch_acc``
+``Epoch[3] Time cost=12.345``                                        ``train/epoch_time``
+``Epoch[3] Validation-acc=0.90``                                     ``val/acc``
+``Batch:     100 fc1_weight            0.0123`` (``Monitor``)         ``monitor/fc1_weight``
+==================================================================  =========================================
+
+Steps follow mxnet_tb's callbacks: the global step of batch ``b`` (0-based, as ``Speedometer`` prints it) of
+epoch ``e`` is ``e * B + b``, where ``B`` is the number of batches per epoch; epoch-level values (train and
+validation metrics, time cost) go to the step of the epoch's last batch, ``(e + 1) * B - 1``, so they line up
+with the per-batch curves. ``Monitor.toc_print`` prints its own batch count ``N`` (1 for the first batch it
+saw), i.e. the global step ``N - 1`` counted from the first epoch of the log (or of the restart, when the count
+starts again). ``B`` is given, or learned as the smallest number consistent with the log: every Speedometer
+index is below ``B``, and a monitor count seen during epoch ``e`` lies inside that epoch. Without any batch
+line, epoch-level values use the epoch number as step. Several points for one tag and step (a log holding a
+restarted run, or old Speedometers printing one line per metric) keep the last one.
+
+Example::
+
+    >>> log = parse_lines(["INFO:root:Epoch[0] Batch [0-2]\\tSpeed: 100.00 samples/sec\\taccuracy=0.5",
+    ...                    "INFO:root:Epoch[0] Batch [2-4]\\tSpeed: 120.00 samples/sec\\taccuracy=0.75",
+    ...                    "INFO:root:Epoch[0] Validation-accuracy=0.8"])
+    >>> steps = assign_steps(log)
+    >>> steps.batches_per_epoch, steps.points["val/accuracy"]
+    (5, {4: 0.8})
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+__all__ = ["ParsedLog", "Record", "Steps", "assign_steps", "parse_lines"]
+
+BATCH, EPOCH, MONITOR = "batch", "epoch", "monitor"
+
+_SPEEDOMETER = re.compile(
+    r"(?:Epoch|Iter)\[(?P<epoch>\d+)\]\s*Batch\s*\[\s*(?:\d+\s*-\s*)?(?P<batch>\d+)\s*\]\s*"
+    r"Speed:\s*(?P<speed>\S+)\s+samples/sec(?P<rest>.*)$"
+)
+_METRIC = re.compile(r"([^\t=]+?)=(\S+)")
+_EPOCH_METRIC = re.compile(
+    r"Epoch\[(?P<epoch>\d+)\]\s*(?P<kind>Train|Validation)-(?P<name>[^=\t]+?)=(?P<value>\S+)\s*$"
+)
+_TIME_COST = re.compile(r"Epoch\[(?P<epoch>\d+)\]\s*Time cost=(?P<value>\S+)\s*$")
+_MONITOR = re.compile(r"Batch:\s+(?P<count>\d+)\s+(?P<name>\S+)\s+(?P<value>.*?)\s*$")
+# Lines MXNet prints that carry no number to import.
+_KNOWN_OTHER = re.compile(r"Epoch\[\d+\]\s*(?:Resetting Data Iterator|Saved checkpoint)")
+# Lines that look like MXNet's but did not parse: counted as malformed, and shown.
+_LOOKS_LIKE_MXNET = re.compile(r"(?:Epoch|Iter)\[\d*|Batch:\s|Speed:")
+
+
+@dataclass(frozen=True)
+class Record:
+    """One number from one line.
+
+    ``kind`` is ``'batch'`` (``epoch`` and Speedometer ``batch`` index), ``'epoch'`` (an epoch-level value) or
+    ``'monitor'`` (``batch`` is the monitor's count, ``epoch`` the epoch it was seen in, or None at the end of a
+    log). ``tag`` is the TensorBoard tag; ``line`` the 1-based line number.
+    """
+
+    kind: str
+    tag: str
+    value: float
+    epoch: int | None
+    batch: int | None
+    line: int
+
+
+@dataclass
+class ParsedLog:
+    """What ``parse_lines`` found: records in line order, and counts of the lines it could not use."""
+
+    records: list[Record] = field(default_factory=list)
+    lines: int = 0
+    ignored: int = 0  # lines that are not MXNet training lines (arguments, warnings, ...)
+    malformed: list[tuple[int, str]] = field(default_factory=list)  # (line number, text) of broken MXNet lines
+
+
+@dataclass
+class Steps:
+    """Points per tag (``{tag: {step: value}}``), the batches per epoch used, and notes for the user."""
+
+    points: dict[str, dict[int, float]]
+    batches_per_epoch: int | None
+    learned: bool
+    replaced: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+def _metric_tag(prefix: str, name: str) -> str:
+    name = name.strip()
+    if name.startswith("Train-"):
+        name = name[len("Train-") :]
+    return f"{prefix}/{name}"
+
+
+def parse_lines(lines: Iterable[str]) -> ParsedLog:
+    """Records of every recognised line of an MXNet training log, in order (see the module docstring).
+
+    Never raises on content: lines it cannot use are counted in ``ignored`` or, when they look like MXNet's
+    own lines but do not parse, listed in ``malformed``.
+
+    Example::
+
+        >>> parse_lines(["Epoch[2] Time cost=1.5"]).records[0].tag
+        'train/epoch_time'
+    """
+    log = ParsedLog()
+    pending_monitor: list[int] = []  # indices of monitor records waiting for the epoch of a later line
+    for number, raw in enumerate(lines, 1):
+        log.lines = number
+        line = raw.rstrip("\r\n")
+        try:
+            found = _parse_line(line, number)
+        except ValueError:
+            found = None
+        if found is None:
+            if _LOOKS_LIKE_MXNET.search(line) and not _KNOWN_OTHER.search(line):
+                log.malformed.append((number, line))
+            else:
+                log.ignored += 1
+            continue
+        for record in found:
+            if record.kind == MONITOR:
+                pending_monitor.append(len(log.records))
+            elif pending_monitor:  # a monitor line belongs to the epoch of the next line that names one
+                for index in pending_monitor:
+                    r = log.records[index]
+                    log.records[index] = Record(r.kind, r.tag, r.value, record.epoch, r.batch, r.line)
+                pending_monitor.clear()
+            log.records.append(record)
+    return log
+
+
+def _parse_line(line: str, number: int) -> list[Record] | None:
+    match = _SPEEDOMETER.search(line)
+    if match:
+        epoch, batch = int(match["epoch"]), int(match["batch"])
+        records = [Record(BATCH, "train/samples_per_sec", float(match["speed"]), epoch, batch, number)]
+        for name, value in _METRIC.findall(match["rest"]):
+            records.append(Record(BATCH, _metric_tag("train", name), float(value), epoch, batch, number))
+        return records
+    match = _EPOCH_METRIC.search(line)
+    if match:
+        prefix = "train/epoch_" if match["kind"] == "Train" else "val/"
+        tag = prefix + match["name"].strip()
+        return [Record(EPOCH, tag, float(match["value"]), int(match["epoch"]), None, number)]
+    match = _TIME_COST.search(line)
+    if match:
+        return [Record(EPOCH, "train/epoch_time", float(match["value"]), int(match["epoch"]), None, number)]
+    match = _MONITOR.search(line)
+    if match:
+        # Monitor prints a scalar statistic as 'value\t'; a non-scalar one as an array '[...]', not importable.
+        value = float(match["value"])
+        return [Record(MONITOR, f"monitor/{match['name']}", value, None, int(match["count"]), number)]
+    return None
+
+
+def _learn_batches_per_epoch(records: list[Record], segments: list[int]) -> tuple[int | None, list[str]]:
+    """The smallest B with every Speedometer index < B and every monitor count inside its epoch."""
+    low, high, notes = 0, math.inf, []
+    for r in records:
+        if r.kind == BATCH:
+            low = max(low, r.batch + 1)
+    for r, first_epoch in zip((r for r in records if r.kind == MONITOR), segments):
+        if r.epoch is None or r.epoch < first_epoch:
+            continue
+        k, g = r.epoch - first_epoch, r.batch - 1  # epoch within the segment, step within the segment
+        low = max(low, -(-(g + 1) // (k + 1)))  # g <= (k + 1) * B - 1
+        if k > 0:
+            high = min(high, g // k)  # k * B <= g
+    if low == 0:
+        return None, notes
+    if low > high:
+        notes.append(
+            f"monitor batch counts do not fit one epoch size (need at least {low} and at most {high} batches per "
+            "epoch); using the smallest, pass --batches-per-epoch to set it"
+        )
+    return low, notes
+
+
+def _monitor_segments(records: list[Record]) -> list[int]:
+    """The first epoch of the counting segment of every monitor record.
+
+    ``toc_print`` prints one line per tensor with the same count, and counts grow; a count that drops, or a
+    tensor printed twice at one count, means a new ``Monitor`` (a restarted run) counting from 1 again.
+    """
+    monitors = [r for r in records if r.kind == MONITOR]
+    starts, seen = [], set()
+    for i, r in enumerate(monitors):
+        if i and r.batch != monitors[i - 1].batch:
+            seen = set()
+        if i == 0 or r.batch < monitors[i - 1].batch or r.tag in seen:
+            starts.append(i)
+            seen = set()
+        seen.add(r.tag)
+    result: list[int] = []
+    for start, end in zip(starts, [*starts[1:], len(monitors)]):
+        epochs = [r.epoch for r in monitors[start:end] if r.epoch is not None]
+        result.extend([min(epochs) if epochs else 0] * (end - start))
+    return result
+
+
+def assign_steps(log: ParsedLog, batches_per_epoch: int | None = None) -> Steps:
+    """Global steps for every record of ``log`` (see the module docstring); ``batches_per_epoch`` overrides
+    the number learned from the log.
+
+    Example::
+
+        >>> log = parse_lines(["Epoch[1] Batch [50]\\tSpeed: 9.0 samples/sec", "Epoch[1] Train-acc=0.5"])
+        >>> assign_steps(log, batches_per_epoch=100).points
+        {'train/samples_per_sec': {150: 9.0}, 'train/epoch_acc': {199: 0.5}}
+    """
+    if batches_per_epoch is not None and (isinstance(batches_per_epoch, bool) or batches_per_epoch < 1):
+        raise ValueError(f"batches_per_epoch must be an int >= 1; got {batches_per_epoch!r}")
+    segments = _monitor_segments(log.records)
+    notes: list[str] = []
+    learned = batches_per_epoch is None
+    if learned:
+        size, notes = _learn_batches_per_epoch(log.records, segments)
+    else:
+        size = batches_per_epoch
+        too_big = [r for r in log.records if r.kind == BATCH and r.batch >= size]
+        if too_big:
+            r = too_big[0]
+            notes.append(
+                f"line {r.line}: batch index {r.batch} of epoch {r.epoch} is not below --batches-per-epoch {size}"
+            )
+    if size is None and any(r.kind == EPOCH for r in log.records):
+        notes.append("no batch lines: epoch-level values are logged at step = epoch number")
+    steps = Steps({}, size, learned and size is not None, notes=notes)
+    monitor_segments = iter(segments)
+    for r in log.records:
+        if r.kind == BATCH:
+            step = r.epoch * size + r.batch
+        elif r.kind == EPOCH:
+            step = r.epoch if size is None else (r.epoch + 1) * size - 1
+        else:
+            first_epoch = next(monitor_segments)
+            step = (first_epoch * size if size else 0) + r.batch - 1
+            if step < 0:
+                continue  # a count of 0 is not something Monitor prints
+        series = steps.points.setdefault(r.tag, {})
+        if step in series:
+            steps.replaced += 1
+        series[step] = r.value
+    return steps
