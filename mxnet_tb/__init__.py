@@ -21,15 +21,17 @@ from typing import Any
 from ._default import default_writer, init
 from ._event_file import EventWriteError, WriterClosedError
 from ._version import __version__
+from ._warnings import EventWriteWarning, StepOrderWarning
 from .callbacks import params, scalars, validation
 from .summaries.image import make_image_grid
-from .writer import StepOrderWarning, SummaryWriter
+from .writer import SummaryWriter
 
 _MONITORS = ("ActivationMonitor", "GradMonitor", "NonFiniteError", "WeightMonitor")
 
 __all__ = [
     "ActivationMonitor",
     "EventWriteError",
+    "EventWriteWarning",
     "GradMonitor",
     "NonFiniteError",
     "StepOrderWarning",

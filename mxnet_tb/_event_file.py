@@ -10,9 +10,11 @@ How data moves::
     caller:  flush() / close() write what is queued themselves, so they never wait on a dead thread
     caller:  a full queue (``max_queue`` records or 32 MiB) is written by the caller that fills it
 
-Failures are never swallowed: an ``OSError`` in the thread is kept and raised, as ``EventWriteError``
-naming the file and the OS error, by the next ``write``, ``flush`` or ``close``. The writer then carries on
-in a fresh file, so a later recovery of the disk loses nothing more.
+Failures are never swallowed, and never stop training unless asked to. An ``OSError`` (in the thread or in
+a caller's own write) becomes an ``EventWriteError`` naming the file, the OS error and the events lost; the
+next ``write``, ``flush`` or ``close`` reports it: by default as one ``EventWriteWarning`` per failing spell,
+counting what is dropped in ``dropped_events``; with ``strict=True`` by raising it. The writer then carries on
+in a fresh file (recreating a deleted directory), so a disk that recovers loses nothing more.
 
 Example::
 
@@ -37,6 +39,7 @@ from typing import BinaryIO
 
 from ._encode import file_version_event
 from ._record import frame
+from ._warnings import EventWriteWarning, warn_user
 
 __all__ = ["DEFAULT_MAX_QUEUE", "EventFileWriter", "EventWriteError", "WriterClosedError"]
 
@@ -51,7 +54,10 @@ _live_writers: weakref.WeakSet[EventFileWriter] = weakref.WeakSet()
 
 
 class EventWriteError(OSError):
-    """Events could not be written to an event file; ``filename`` and ``errno`` say where and why."""
+    """Events could not be written to an event file; ``filename`` and ``errno`` say where and why.
+
+    Raised only by writers created with ``strict=True``; others warn with ``EventWriteWarning``.
+    """
 
 
 class WriterClosedError(RuntimeError):
@@ -77,6 +83,7 @@ class EventFileWriter:
         max_queue: int = DEFAULT_MAX_QUEUE,
         flush_secs: float = 120.0,
         filename_suffix: str = "",
+        strict: bool = False,
     ) -> None:
         self._logdir = os.path.abspath(os.fspath(logdir))
         os.makedirs(self._logdir, exist_ok=True)
@@ -84,8 +91,9 @@ class EventFileWriter:
         self._batch_size = max(1, max_queue // 2)
         self._flush_secs = flush_secs
         self._suffix = filename_suffix
+        self._strict = strict
         self._init_state()
-        self.lost_events = 0
+        self.dropped_events = 0
         _live_writers.add(self)
 
     def _init_state(self) -> None:
@@ -95,7 +103,8 @@ class EventFileWriter:
         self._pending: list[bytes] = []
         self._pending_bytes = 0
         self._closed = False
-        self._error: EventWriteError | None = None
+        self._error: EventWriteError | None = None  # a failure in the thread, not yet reported
+        self._warned = False  # the current failing spell was reported as a warning
         self._file: BinaryIO | None = None
         self._path: str | None = None
         self._file_id: tuple[int, int] | None = None
@@ -117,27 +126,31 @@ class EventFileWriter:
     # -- callers ------------------------------------------------------------------------------------------
 
     def write(self, record: bytes) -> None:
-        """Queue one framed record. Raises a kept background error, or ``WriterClosedError``."""
+        """Queue one framed record; reports a kept failure (see the module doc) or raises ``WriterClosedError``."""
         with self._lock:
             if self._closed:
                 raise WriterClosedError(f"cannot write to the event writer for {self._logdir}: it is closed")
-            if self._error is not None:
-                self._raise_kept_error()
+            if self._strict and self._error is not None:
+                self._raise_kept_error()  # before queueing: the failed call logs nothing
+            kept, self._error = self._error, None
             self._pending.append(record)
             self._pending_bytes += len(record)
             queued = len(self._pending)
             if queued == self._batch_size or self._thread is None:
                 self._wake_thread()
             full = queued >= self._max_queue or self._pending_bytes >= MAX_PENDING_BYTES
+        if kept is not None:
+            self._report(kept)
         if full:
-            self._write_pending()
+            self._write_pending_and_report()
 
     def flush(self) -> None:
         """Return once every record written before this call is on disk (handed to the OS)."""
         with self._lock:
-            if self._error is not None:
-                self._raise_kept_error()
-        self._write_pending()
+            kept, self._error = self._error, None
+        if kept is not None:
+            self._report(kept)
+        self._write_pending_and_report()
 
     def close(self) -> None:
         """Write what is queued, fsync and close the file, stop the thread. Safe to call twice."""
@@ -147,17 +160,24 @@ class EventFileWriter:
             self._closed = True
             self._wake.notify_all()
             thread = self._thread
+        failure: EventWriteError | None = None
         try:
             self._write_pending()
+        except EventWriteError as exc:
+            failure = exc
         finally:
             with self._io_lock:
-                self._close_file(sync=True)
+                try:
+                    self._close_file(sync=True)
+                except EventWriteError as exc:
+                    failure = failure or exc
             if thread is not None and thread is not threading.current_thread():
                 thread.join(EXIT_TIMEOUT_SECS)
             _live_writers.discard(self)
         with self._lock:
-            if self._error is not None:
-                self._raise_kept_error()
+            kept, self._error = self._error, None
+        if kept is not None or failure is not None:
+            self._report(failure or kept)
 
     # -- internals ----------------------------------------------------------------------------------------
 
@@ -166,6 +186,24 @@ class EventFileWriter:
         error, self._error = self._error, None
         assert error is not None
         raise error
+
+    def _report(self, error: EventWriteError) -> None:
+        """Raise ``error`` (strict), or warn once per failing spell: training goes on, the loss is counted."""
+        if self._strict:
+            raise error
+        if not self._warned:
+            self._warned = True
+            warn_user(
+                f"{error}. Events that cannot be written are dropped and counted in dropped_events "
+                "(use strict=True to raise instead)",
+                EventWriteWarning,
+            )
+
+    def _write_pending_and_report(self) -> None:
+        try:
+            self._write_pending()
+        except EventWriteError as exc:
+            self._report(exc)
 
     def _wake_thread(self) -> None:
         """Notify the thread, starting it if needed; the caller holds ``_lock``."""
@@ -213,19 +251,23 @@ class EventFileWriter:
         old_path = self._path
         if removed:
             self._discard_file()
+        start = None
         try:
             if self._file is None:
                 self._open_new_file()
             assert self._file is not None
+            start = self._file.tell()
             self._file.write(b"".join(batch))
             self._file.flush()
+            self._warned = False  # written again: a later failure is news
         except OSError as exc:
-            self.lost_events += len(batch)
+            lost = len(batch) - self._records_on_disk(batch, start)
+            self.dropped_events += lost
             failed_path = self._path or self._logdir
             self._discard_file()
             raise EventWriteError(
                 exc.errno or errno.EIO,
-                f"could not write {len(batch)} event(s): {exc.strerror or exc}",
+                f"could not write {lost} event(s): {exc.strerror or exc}",
                 failed_path,
             ) from exc
         if removed:
@@ -235,6 +277,22 @@ class EventFileWriter:
                 f"logging continues in {self._path}",
                 old_path,
             )
+
+    def _records_on_disk(self, batch: list[bytes], start: int | None) -> int:
+        """How many whole records of ``batch`` reached the file before a failed write (readers keep those)."""
+        if self._file is None or start is None:
+            return 0
+        try:
+            size = os.fstat(self._file.fileno()).st_size
+        except OSError:
+            return 0
+        complete, end = 0, start
+        for record in batch:
+            end += len(record)
+            if end > size:
+                break
+            complete += 1
+        return complete
 
     def _open_new_file(self) -> None:
         os.makedirs(self._logdir, exist_ok=True)

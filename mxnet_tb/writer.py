@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 import threading
 import time
-import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -23,6 +21,7 @@ from ._event_file import DEFAULT_MAX_QUEUE, EventFileWriter, WriterClosedError
 from ._names import clean_tag, path_tag, run_dir
 from ._projector import embedding_dir, write_embedding
 from ._record import frame
+from ._warnings import StepOrderWarning, warn_user
 from .summaries.audio import audio_value
 from .summaries.custom_scalars import Layout, check_layout, layout_value, merge_layouts
 from .summaries.embedding import check_embedding, embedding_info, metadata_tsv, sprite_png, tensor_file
@@ -40,27 +39,17 @@ __all__ = ["StepOrderWarning", "SummaryWriter"]
 
 _log = logging.getLogger("mxnet_tb")
 _MAX_CACHED_TAGS = 10_000
-_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
-
-
-def _caller_stacklevel() -> int:
-    """The ``stacklevel`` that points a warning at the first frame outside this package."""
-    frame, level = sys._getframe(1), 1
-    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE_DIR):
-        frame, level = frame.f_back, level + 1
-    return level
-
-
-class StepOrderWarning(UserWarning):
-    """A tag was logged at a step not above one it already has; TensorBoard may hide the earlier points."""
-
-
 class SummaryWriter:
-    """Writes scalars, histograms and text for TensorBoard into ``logdir``.
+    """Writes scalars, histograms, images, text, graphs and more for TensorBoard into ``logdir``.
 
     Events are queued in memory and written by a background thread at least every ``flush_secs`` seconds
     (sooner once half of ``max_queue`` is used); ``flush()`` writes them now, ``close()`` writes, fsyncs
     and closes. Writers left open are closed at interpreter exit. One writer may be shared by threads.
+
+    A failing disk never stops training by default: the next call warns once (``EventWriteWarning``,
+    naming the file and the OS error), events that cannot be written are dropped and counted in
+    ``dropped_events``, and writing resumes in a new file when the disk recovers. With ``strict=True``
+    the next ``add_*``, ``flush()`` or ``close()`` raises ``EventWriteError`` instead.
 
     Args:
         logdir: directory of the run; created if missing.
@@ -68,6 +57,7 @@ class SummaryWriter:
         flush_secs: longest time an event waits in memory before it is written.
         filename_suffix: appended to every event file name.
         verbose: log (``logging.INFO``, logger ``mxnet_tb``) each event file created.
+        strict: raise write failures instead of warning and counting them.
 
     Example::
 
@@ -83,7 +73,11 @@ class SummaryWriter:
         flush_secs: float = 120,
         filename_suffix: str = "",
         verbose: bool = True,
+        *,
+        strict: bool = False,
     ) -> None:
+        if not isinstance(strict, bool):
+            raise TypeError(f"strict must be a bool; got {strict!r}")
         if not isinstance(logdir, (str, os.PathLike)):
             raise TypeError(f"logdir must be a str or os.PathLike; got {type(logdir).__name__}: {logdir!r:.80}")
         if isinstance(max_queue, bool) or not isinstance(max_queue, int) or max_queue < 1:
@@ -96,7 +90,12 @@ class SummaryWriter:
                 f"filename_suffix must be a str without path separators or control characters; got {filename_suffix!r}"
             )
         self._logdir = os.fspath(logdir)
-        self._options = {"max_queue": max_queue, "flush_secs": flush_secs, "filename_suffix": filename_suffix}
+        self._options = {
+            "max_queue": max_queue,
+            "flush_secs": flush_secs,
+            "filename_suffix": filename_suffix,
+            "strict": strict,
+        }
         self._verbose = bool(verbose)
         self._lock = threading.Lock()
         self._closed = False
@@ -114,6 +113,11 @@ class SummaryWriter:
     def get_logdir(self) -> str:
         """The log directory, as given."""
         return self._logdir
+
+    @property
+    def dropped_events(self) -> int:
+        """Events that could not be written (disk full, directory gone, no permission), over all runs."""
+        return sum(writer.dropped_events for writer in list(self._runs.values()))
 
     def flush(self) -> None:
         """Return once every event logged before this call is written to disk (handed to the OS)."""
@@ -689,10 +693,9 @@ class SummaryWriter:
             step = global_step if type(global_step) is int and 0 <= global_step <= MAX_STEP else to_step(global_step)
             if last is not None and step <= last and key not in self._warned_tags:
                 self._warned_tags.add(key)
-                warnings.warn(
+                warn_user(
                     f"tag {tag!r}{' in run ' + repr(run) if run else ''} logged at step {step} after step {last}; "
                     f"TensorBoard drops earlier points at steps >= {step} when it reads this run",
                     StepOrderWarning,
-                    stacklevel=_caller_stacklevel(),
                 )
         return step

@@ -6,6 +6,7 @@ import mxnet_tb
 
 EXPECTED = {
     "EventWriteError",
+    "EventWriteWarning",
     "StepOrderWarning",
     "SummaryWriter",
     "WriterClosedError",
@@ -32,6 +33,7 @@ def test_public_names_are_exactly_the_intended_ones():
 def test_every_public_callable_has_a_docstring_and_type_hints():
     writer = mxnet_tb.SummaryWriter
     public = [getattr(writer, n) for n in dir(writer) if not n.startswith("_")] + [writer.__init__]
+    public = [m.fget if isinstance(m, property) else m for m in public]
     for member in public:
         assert inspect.getdoc(member), member
         assert "return" in member.__annotations__, member
@@ -53,3 +55,4 @@ def test_writer_errors_are_the_documented_types():
     assert issubclass(mxnet_tb.EventWriteError, OSError)
     assert issubclass(mxnet_tb.WriterClosedError, RuntimeError)
     assert issubclass(mxnet_tb.StepOrderWarning, UserWarning)
+    assert issubclass(mxnet_tb.EventWriteWarning, UserWarning)
