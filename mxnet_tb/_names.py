@@ -15,9 +15,18 @@ from __future__ import annotations
 import os
 from typing import Any
 
-__all__ = ["clean_tag", "path_tag", "run_dir"]
+__all__ = ["check_text", "clean_tag", "path_tag", "run_dir"]
 
 MAX_NAME_BYTES = 255  # longest file name most file systems accept
+
+
+def check_text(text: str, what: str) -> str:
+    """``text`` unchanged if it can be stored (valid UTF-8); ValueError naming ``what`` otherwise."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(f"{what} is not valid Unicode (lone surrogate?): {text!r:.80}") from None
+    return text
 
 
 def clean_tag(tag: Any, *, name: str = "tag") -> str:
@@ -34,11 +43,7 @@ def clean_tag(tag: Any, *, name: str = "tag") -> str:
     bad = next((c for c in cleaned if c < " " or c == "\x7f"), None)
     if bad is not None:
         raise ValueError(f"{name} must not contain control characters; got {bad!r} in {tag!r:.80}")
-    try:
-        cleaned.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValueError(f"{name} is not valid Unicode (lone surrogate?): {tag!r:.80}") from None
-    return cleaned
+    return check_text(cleaned, name)
 
 
 def path_tag(tag: Any, *, name: str = "tag") -> str:

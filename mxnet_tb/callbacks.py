@@ -269,7 +269,11 @@ def params(
     stats = check_stats(stats)
     if not isinstance(histograms, bool):
         raise TypeError(f"histograms must be a bool; got {histograms!r}")
-    images = tuple(images) if not isinstance(images, str) else (images,)
+    if isinstance(images, str):
+        images = (images,)
+    if not isinstance(images, (tuple, list)):
+        raise TypeError(f"images must be a tuple of kinds such as ('conv',), or (); got {images!r:.80}")
+    images = tuple(images)
     for kind in images:
         if kind != "conv":
             raise ValueError(f"images: unknown kind {kind!r}; supported: ('conv',)")

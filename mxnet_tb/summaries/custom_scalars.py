@@ -18,6 +18,8 @@ from typing import Any
 from tensorboard.compat.proto import summary_pb2, tensor_pb2, tensor_shape_pb2, types_pb2
 from tensorboard.plugins.custom_scalar import layout_pb2, metadata
 
+from .._names import check_text
+
 __all__ = ["Layout", "check_layout", "layout_value", "merge_layouts"]
 
 Layout = dict[str, dict[str, tuple[str, tuple[str, ...]]]]
@@ -27,7 +29,7 @@ KINDS = ("Multiline", "Margin")
 def _text(value: Any, what: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise TypeError(f"{what} must be a non-empty str; got {value!r:.80}")
-    return value
+    return check_text(value, what)
 
 
 def check_layout(layout: Any) -> Layout:

@@ -31,6 +31,7 @@ Example::
 
 from __future__ import annotations
 
+import errno
 import json
 import numbers
 import os
@@ -41,7 +42,15 @@ from typing import Any, Union
 
 from tensorboard.compat.proto import attr_value_pb2, graph_pb2, node_def_pb2
 
-__all__ = ["AUX_STATE_OP", "INPUT_OP", "OUTPUT_SHAPES_ATTR", "PARAMETER_OP", "Shapes", "graph_def"]
+__all__ = [
+    "AUX_STATE_OP",
+    "INPUT_OP",
+    "OUTPUT_SHAPES_ATTR",
+    "PARAMETER_OP",
+    "Shapes",
+    "SymbolFileNotFoundError",
+    "graph_def",
+]
 
 INPUT_OP = "Input"
 PARAMETER_OP = "Parameter"
@@ -91,12 +100,16 @@ def _to_symbol(net: Any) -> Any:
     )
 
 
+class SymbolFileNotFoundError(FileNotFoundError, ValueError):
+    """``net`` names a file that does not exist: a missing file (OSError) and a bad argument (ValueError)."""
+
+
 def _load_symbol_file(path: str | os.PathLike[str]) -> Any:
     path = os.fspath(path)
     if not isinstance(path, str):
         raise TypeError(f"net as a path must be a str or os.PathLike[str]; got {type(path).__name__}: {path!r:.80}")
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"net is a path, but there is no MXNet symbol file at {path!r}")
+        raise SymbolFileNotFoundError(errno.ENOENT, "net is a path, but there is no MXNet symbol file there", path)
     import mxnet as mx
 
     try:

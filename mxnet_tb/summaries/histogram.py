@@ -180,13 +180,24 @@ def _check_finite(stats: _Stats, flat: np.ndarray, tag: str) -> None:
         )
 
 
+def _padded_range(lo: float, hi: float) -> tuple[float, float]:
+    """A non-empty, finite range around a constant input (NumPy pads by 0.5, which vanishes near 1e16)."""
+    if hi > lo:
+        return lo, hi
+    pad = max(0.5, abs(lo) * 1e-6)
+    return max(lo - pad, -_DBL_MAX), min(hi + pad, _DBL_MAX)
+
+
 def _rule_bin_count(flat: np.ndarray, rule: str, lo: float, hi: float) -> int:
+    lo, hi = _padded_range(lo, hi)
     if flat.size <= RULE_SAMPLE:
         sample, scale = flat, 1.0
     else:
         sample = flat[:: -(-flat.size // RULE_SAMPLE)]
         scale = flat.size / sample.size
-    edges = np.histogram_bin_edges(sample.astype(np.float64, copy=False), bins=rule, range=(lo, hi))
+    half = 1.0 if math.isfinite(hi - lo) else 0.5  # the count does not change with scale; the span must be finite
+    with np.errstate(all="ignore"):  # degenerate spreads make some rules divide by zero; they fall back to 1 bin
+        edges = np.histogram_bin_edges(sample.astype(np.float64) * half, bins=rule, range=(lo * half, hi * half))
     count = len(edges) - 1
     if scale != 1.0:
         # Width rules shrink bins as n**(-1/3) (fd, scott, rice) or n**(-1/2) (sqrt); sturges grows as log2 n.
@@ -200,11 +211,14 @@ def _rule_bin_count(flat: np.ndarray, rule: str, lo: float, hi: float) -> int:
 
 
 def _uniform_histogram(flat: np.ndarray, count: int, lo: float, hi: float) -> tuple[np.ndarray, np.ndarray]:
-    edges = np.histogram_bin_edges(np.array([lo, hi]), bins=count)
+    lo, hi = _padded_range(lo, hi)
+    # A span beyond the largest float (e.g. -1e308 to 1e308) is bucketed at half scale, then scaled back.
+    scale = 1.0 if math.isfinite(hi - lo) else 0.5
+    edges = np.histogram_bin_edges(np.array([lo, hi]) * scale, bins=count)
     counts = np.zeros(count, dtype=np.int64)
     for chunk in _chunks(flat, np.float64):
-        counts += np.histogram(chunk, bins=count, range=(edges[0], edges[-1]))[0]
-    return edges[1:], counts
+        counts += np.histogram(chunk * scale if scale != 1.0 else chunk, bins=count, range=(edges[0], edges[-1]))[0]
+    return edges[1:] / scale, counts
 
 
 def _explicit_histogram(flat: np.ndarray, edges: np.ndarray, stats: _Stats) -> tuple[np.ndarray, np.ndarray]:
@@ -224,7 +238,10 @@ def _explicit_histogram(flat: np.ndarray, edges: np.ndarray, stats: _Stats) -> t
 
 def _explicit_edges(bins: Any, tag: str) -> np.ndarray:
     try:
-        edges = np.asarray(bins, dtype=np.float64)
+        edges = np.asarray(bins)
+        if edges.dtype.kind not in "iuf":
+            raise TypeError(edges.dtype)
+        edges = edges.astype(np.float64)
     except (TypeError, ValueError):
         raise TypeError(
             f"bins for tag {tag!r} must be 'default', an int, a NumPy rule or edges; got {bins!r:.80}"

@@ -24,6 +24,7 @@ from tensorboard.compat.proto import summary_pb2
 from tensorboard.plugins.hparams import api_pb2, metadata, plugin_data_pb2
 
 from .._convert import to_float
+from .._names import check_text
 
 __all__ = ["check_hparams", "hparams_values"]
 
@@ -32,7 +33,7 @@ def _hparam(name: str, value: Any) -> struct_pb2.Value:
     if isinstance(value, (bool, np.bool_)):
         return struct_pb2.Value(bool_value=bool(value))
     if isinstance(value, str):
-        return struct_pb2.Value(string_value=value)
+        return struct_pb2.Value(string_value=check_text(value, f"hparam {name!r}"))
     if isinstance(value, (numbers.Real, np.generic)) or hasattr(value, "shape"):
         number = to_float(value, name=f"hparam {name!r}")
         if not math.isfinite(number):
@@ -49,7 +50,7 @@ def check_hparams(hparam_dict: Any) -> dict[str, struct_pb2.Value]:
     for name, value in hparam_dict.items():
         if not isinstance(name, str) or not name:
             raise TypeError(f"hparam names must be non-empty str; got {name!r:.80}")
-        out[name] = _hparam(name, value)
+        out[check_text(name, "hparam name")] = _hparam(name, value)
     return out
 
 
