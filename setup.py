@@ -31,7 +31,7 @@ setup(
         "tqdm>=4.60",
     ],
     extras_require={
-        "test": ["pytest>=7", "ruff>=0.5", "matplotlib>=3.5"],
+        "test": ["pytest>=7", "ruff>=0.5", "matplotlib>=3.5", "hypothesis>=6.50"],
         # add_figure renders matplotlib figures; everything else works without it.
         "figures": ["matplotlib>=3.5"],
         # The examples and the demo train on scikit-learn's bundled digits (no download).
