@@ -72,8 +72,10 @@ class EventFileWriter:
     """Appends framed records to one event file in ``logdir`` from any number of threads.
 
     The file is created on the first write, named
-    ``events.out.tfevents.<10-digit seconds>.<host>.<pid>.<counter><suffix>`` and opened exclusively, so
-    no other writer, in this process or another, can share or truncate it.
+    ``events.out.tfevents.<10-digit seconds>.<host>.<pid>.<8-digit counter><suffix>`` and opened exclusively,
+    so no other writer, in this process or another, can share or truncate it. Both TensorBoard loaders read a
+    run's files in name order and never go back, so the counter is zero-padded: a process's later file always
+    sorts after its earlier ones.
     """
 
     def __init__(
@@ -299,7 +301,7 @@ class EventFileWriter:
         while True:
             name = (
                 f"events.out.tfevents.{int(time.time()):010d}.{_host_name()}.{os.getpid()}."
-                f"{next(_file_counter)}{self._suffix}"
+                f"{next(_file_counter):08d}{self._suffix}"  # zero-padded: TensorBoard reads files in name order
             )
             self._path = os.path.join(self._logdir, name)  # a failure to create it names it too
             try:

@@ -1,3 +1,4 @@
+import itertools
 import os
 import re
 import socket
@@ -10,11 +11,12 @@ import time
 import pytest
 
 from mxnet_tb import SummaryWriter
+from mxnet_tb import _event_file
 from mxnet_tb._event_file import EventFileWriter
 
 from .readback import event_files, scalars, summary_events
 
-NAME = re.compile(r"events\.out\.tfevents\.(\d{10})\.([\w-]+)\.(\d+)\.(\d+)(.*)$")
+NAME = re.compile(r"events\.out\.tfevents\.(\d{10})\.([\w-]+)\.(\d+)\.(\d{8})(.*)$")
 
 
 def _run_python(code, timeout=60, **kwargs):
@@ -32,6 +34,19 @@ def test_file_name_carries_seconds_host_pid_counter_and_suffix(logdir):
     assert before <= int(seconds) <= time.time()
     assert host == re.sub(r"[^\w-]", "_", socket.gethostname())
     assert (int(pid), suffix) == (os.getpid(), ".v1")
+
+
+def test_later_files_of_a_process_sort_after_earlier_ones(logdir, monkeypatch):
+    # TensorBoard's loaders read a run's files in name order and never go back: counter 10 must not sort
+    # before counter 9
+    monkeypatch.setattr(_event_file, "_file_counter", itertools.count(5))
+    created = []
+    for value in range(12):
+        with SummaryWriter(logdir) as sw:
+            sw.add_scalar("a", float(value), global_step=value)
+        created.append(max(set(event_files(logdir)) - set(created)))
+    assert sorted(created) == created
+    assert [e.summary.value[0].simple_value for e in summary_events(logdir)] == [float(v) for v in range(12)]
 
 
 def test_no_file_until_something_is_logged(logdir):
