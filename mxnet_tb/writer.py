@@ -20,6 +20,7 @@ from ._encode import graph_event, scalar_event, scalar_value_prefix, summary_eve
 from ._event_file import DEFAULT_MAX_QUEUE, EventFileWriter, WriterClosedError
 from ._names import clean_tag, path_tag, run_dir
 from ._projector import embedding_dir, write_embedding
+from ._purge import purge_run, session_start_event
 from ._record import frame
 from ._warnings import StepOrderWarning, warn_user
 from .summaries.audio import audio_value
@@ -58,6 +59,9 @@ class SummaryWriter:
         filename_suffix: appended to every event file name.
         verbose: log (``logging.INFO``, logger ``mxnet_tb``) each event file created.
         strict: raise write failures instead of warning and counting them.
+        purge_step: resuming a crashed run at step N: its events at steps >= N are removed from the run's
+            event files (and from sub-runs as this writer first writes to them), and the new file starts with
+            ``SessionLog.START`` at N, so both TensorBoard loaders show the resumed curve without a jump back.
 
     Example::
 
@@ -75,9 +79,11 @@ class SummaryWriter:
         verbose: bool = True,
         *,
         strict: bool = False,
+        purge_step: int | None = None,
     ) -> None:
         if not isinstance(strict, bool):
             raise TypeError(f"strict must be a bool; got {strict!r}")
+        self._purge_step = None if purge_step is None else to_step(purge_step, name="purge_step")
         if not isinstance(logdir, (str, os.PathLike)):
             raise TypeError(f"logdir must be a str or os.PathLike; got {type(logdir).__name__}: {logdir!r:.80}")
         if isinstance(max_queue, bool) or not isinstance(max_queue, int) or max_queue < 1:
@@ -99,7 +105,8 @@ class SummaryWriter:
         self._verbose = bool(verbose)
         self._lock = threading.Lock()
         self._closed = False
-        self._runs: dict[str, EventFileWriter] = {"": EventFileWriter(self._logdir, **self._options)}
+        self._runs: dict[str, EventFileWriter] = {}
+        self._run("")
         self._last_steps: dict[tuple[str, str], int] = {}
         self._warned_tags: set[tuple[str, str]] = set()
         self._scalar_tags: dict[str, tuple[str, bytes]] = {}  # tag as given -> (clean tag, encoded prefix)
@@ -674,7 +681,14 @@ class SummaryWriter:
             raise WriterClosedError("Cannot write to a SummaryWriter once it has been closed")
         writer = self._runs.get(run)
         if writer is None:
-            writer = EventFileWriter(os.path.join(self._logdir, run), **self._options)
+            directory = os.path.join(self._logdir, run)
+            writer = EventFileWriter(directory, **self._options)
+            if self._purge_step is not None:  # a resumed run: hide what the crashed one logged from here on
+                removed = purge_run(directory, self._purge_step)
+                start = frame(session_start_event(self._purge_step, time.time()))
+                writer.write(start)
+                writer.write(start)  # TensorBoard's Python loader purges on the second START it sees
+                _log.info("mxnet_tb: purged %d events at steps >= %d from %s", removed, self._purge_step, directory)
             self._runs[run] = writer
             if self._verbose:
                 _log.info("mxnet_tb: new run %s", writer.logdir)
