@@ -10,8 +10,7 @@ import time
 
 import pytest
 
-from mxnet_tb import SummaryWriter
-from mxnet_tb import _event_file
+from mxnet_tb import SummaryWriter, _event_file
 from mxnet_tb._event_file import EventFileWriter
 
 from .readback import event_files, scalars, summary_events
