@@ -156,12 +156,9 @@ class EventFileWriter:
 
     def close(self) -> None:
         """Write what is queued, fsync and close the file, stop the thread. Safe to call twice."""
-        with self._lock:
-            if self._closed:
-                return
-            self._closed = True
-            self._wake.notify_all()
-            thread = self._thread
+        if not self._mark_closed():
+            return
+        thread = self._thread
         failure: EventWriteError | None = None
         try:
             self._write_pending()
@@ -344,13 +341,19 @@ class EventFileWriter:
         with contextlib.suppress(EventWriteError):
             self._close_file(sync=False)
 
-    def _close_at_exit(self) -> None:
-        """Interpreter exit: write what is queued with a bounded wait; report failures, never raise."""
+    def _mark_closed(self) -> bool:
+        """Refuse further writes and stop the thread's waiting; False if the writer was closed already."""
         with self._lock:
             if self._closed:
-                return
+                return False
             self._closed = True
             self._wake.notify_all()
+            return True
+
+    def _close_at_exit(self) -> None:
+        """Interpreter exit: write what is queued with a bounded wait; report failures, never raise."""
+        if not self._mark_closed():
+            return
         try:
             self._write_pending(lock_timeout=EXIT_TIMEOUT_SECS)
             with self._io_lock:
