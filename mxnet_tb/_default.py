@@ -13,11 +13,14 @@ from __future__ import annotations
 import atexit
 import contextlib
 import datetime
+import inspect
 import os
 import socket
 import threading
 from typing import Any
 
+from . import _distributed
+from ._clock import calling_module
 from .writer import SummaryWriter
 
 __all__ = ["LOGDIR_ENV", "default_writer", "init", "resolve_writer"]
@@ -26,6 +29,8 @@ LOGDIR_ENV = "MXNET_TB_LOGDIR"
 
 _lock = threading.Lock()
 _writer: SummaryWriter | None = None
+_settings: tuple[str, dict[str, Any]] | None = None  # tb.init's log directory and writer options
+_WRITER_ARGUMENTS = inspect.signature(SummaryWriter)
 
 
 def _default_logdir() -> str:
@@ -37,20 +42,40 @@ def _default_logdir() -> str:
     return os.path.join("runs", f"{stamp}_{host}")
 
 
-def init(logdir: str | os.PathLike[str] | None = None, **writer_kwargs: Any) -> SummaryWriter:
+def init(
+    logdir: str | os.PathLike[str] | None = None,
+    *,
+    dist_mode: str | None = None,
+    kvstore: Any = None,
+    **writer_kwargs: Any,
+) -> SummaryWriter | None:
     """Create (or replace) the default writer and return it.
 
     ``logdir`` defaults to ``$MXNET_TB_LOGDIR`` or ``runs/<date>_<time>_<host>``; other keyword arguments go
     to ``SummaryWriter``. A replaced default writer is closed.
 
+    In a distributed job (``kvstore='dist_sync'``, see the README's "Distributed training") ``dist_mode``
+    (else ``$MXNET_TB_DIST_MODE``) is ``'per_worker'`` (default: each worker logs to ``<logdir>/worker-<rank>``)
+    or ``'rank0'`` (only rank 0 logs, to ``<logdir>``). Servers, schedulers and workers that do not log get a
+    writer that writes nothing. A worker learns its rank from the module's kvstore when ``fit`` creates it, so
+    until then this returns None and the writer is created at its first use; ``kvstore`` (a distributed
+    kvstore created by the script) tells the rank now.
+
     Example::
 
-        >>> tb.init(logdir="runs/exp1")   # doctest: +SKIP
+        >>> tb.init(logdir="runs/exp1")                                # doctest: +SKIP
+        >>> tb.init(logdir="/shared/runs/exp1", dist_mode="rank0")     # doctest: +SKIP
     """
-    global _writer
-    writer = SummaryWriter(logdir if logdir is not None else _default_logdir(), **writer_kwargs)
+    global _writer, _settings
+    _distributed.set_mode(dist_mode)
+    if kvstore is not None:
+        _check_kvstore(kvstore)
+        _distributed.observe(kvstore)
+    _WRITER_ARGUMENTS.bind("logdir", **writer_kwargs)  # a misspelt option fails now, not at the first batch
+    settings = (os.fspath(logdir) if logdir is not None else _default_logdir(), writer_kwargs)
+    writer = _create(*settings) if _distributed.rank_known() else None
     with _lock:
-        previous, _writer = _writer, writer
+        previous, _writer, _settings = _writer, writer, settings
     if previous is not None:
         previous.close()
     return writer
@@ -59,6 +84,9 @@ def init(logdir: str | os.PathLike[str] | None = None, **writer_kwargs: Any) -> 
 def default_writer() -> SummaryWriter:
     """The default writer, created on first use (see ``init`` for its log directory).
 
+    On a distributed worker whose rank is not known yet it is read from the module on the call stack (inside
+    ``fit``); without one, ``RuntimeError`` explains what to do.
+
     Example::
 
         >>> tb.default_writer().add_scalar("loss", 0.5)   # doctest: +SKIP
@@ -66,8 +94,45 @@ def default_writer() -> SummaryWriter:
     global _writer
     with _lock:
         if _writer is None:
-            _writer = SummaryWriter(_default_logdir())
+            if not _distributed.rank_known():
+                _distributed.observe(calling_module())
+            _writer = _create(*(_settings or (_default_logdir(), {})))
         return _writer
+
+
+def _create(logdir: str, writer_kwargs: dict[str, Any]) -> SummaryWriter:
+    where = _distributed.logdir_for(logdir)
+    return SummaryWriter(where, **writer_kwargs) if where is not None else _NoWriter(logdir)
+
+
+def _check_kvstore(kvstore: Any) -> None:
+    if not all(hasattr(kvstore, name) for name in ("type", "rank", "num_workers")):
+        raise TypeError(f"kvstore must be an MXNet KVStore; got {type(kvstore).__name__}: {kvstore!r:.80}")
+
+
+class _NoWriter(SummaryWriter):
+    """The default writer of a process that logs nothing: it accepts every call and writes nothing.
+
+    A server or scheduler of a distributed job, or a worker other than rank 0 in ``rank0`` mode, runs the same
+    script as the workers that log; ``tb.default_writer().add_text(...)`` or ``.close()`` must work there too.
+    """
+
+    def __init__(self, logdir: str) -> None:  # no SummaryWriter.__init__: that creates the log directory
+        self._logdir = logdir
+
+    def get_logdir(self) -> str:
+        """The log directory the job logs to (this process writes nothing there)."""
+        return self._logdir
+
+
+def _write_nothing(self: SummaryWriter, *args: Any, **kwargs: Any) -> None:
+    """Write nothing: this process of a distributed job does not log."""
+
+
+for _name in vars(SummaryWriter):  # every writing method, including ones added to SummaryWriter later
+    if _name.startswith(("add_", "_add_", "_write")) or _name in ("flush", "close"):
+        setattr(_NoWriter, _name, _write_nothing)
+del _name
 
 
 def resolve_writer(writer: SummaryWriter | None, *, name: str = "writer") -> SummaryWriter | None:

@@ -9,7 +9,9 @@ Tags (``layout='tags'``, the default) put everything in one run: ``train/accurac
 ``train/lr``, ``val/accuracy``. With ``layout='runs'`` (Keras's convention) training and validation go to
 the runs ``<logdir>/train`` and ``<logdir>/val`` under identical tags (``accuracy``), so TensorBoard overlays
 them in one chart. Every series is logged against the same global step: training batches since the first
-one logged, continuing across epochs and ``fit`` calls (see ``_clock.py``).
+one logged, continuing across epochs and ``fit`` calls (see ``_clock.py``). In a distributed job the callbacks
+of a process that does not log (a worker other than rank 0 in ``rank0`` mode) return at once
+(see ``_distributed.py``).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import numpy as np
 from ._clock import calling_module, clock_of
 from ._convert import to_numpy
 from ._default import default_writer, resolve_writer
+from ._distributed import logs_here
 from ._names import clean_tag
 from ._stats import check_stats, host_stats
 from .writer import SummaryWriter
@@ -177,6 +180,8 @@ def scalars(
 
     def _callback(param: Any) -> None:
         module = (param.locals or {}).get("self")
+        if not logs_here(module):  # a distributed worker that does not log (rank0 mode)
+            return
         clock = clock_of(module)
         if not clock.ticked and param.epoch > 0:
             offset = _resume_offset(param)
@@ -220,7 +225,10 @@ def validation(prefix: str = "val", writer: SummaryWriter | None = None, layout:
     series = _Series(resolve_writer(writer), clean_tag(prefix, name="prefix"), _check_layout(layout))
 
     def _callback(param: Any) -> None:
-        clock = clock_of((param.locals or {}).get("self"))
+        module = (param.locals or {}).get("self")
+        if not logs_here(module):
+            return
+        clock = clock_of(module)
         step = clock.step if clock.ticked else param.epoch
         for name, value in param.eval_metric.get_name_value():
             series.log(name, value, step)
@@ -283,8 +291,10 @@ def params(
     def _callback(epoch: int, symbol: Any, arg_params: dict[str, Any], aux_params: dict[str, Any]) -> None:
         if (epoch + 1) % every:
             return
-        sw = writer or default_writer()
         module = calling_module()
+        if not logs_here(module):
+            return
+        sw = writer or default_writer()
         clock = clock_of(module)
         step = clock.step if clock.ticked else epoch
         if not state["graph_done"] and symbol is not None:

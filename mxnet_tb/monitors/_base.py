@@ -17,6 +17,7 @@ from tensorboard.compat.proto import summary_pb2
 
 from .._clock import StepClock, calling_module, clock_of
 from .._default import default_writer, resolve_writer
+from .._distributed import logs_here
 from .._names import clean_tag
 from .._stats import check_stats, device_histogram, device_stats, host_stats
 from ..summaries.histogram import counts_proto
@@ -83,6 +84,7 @@ class TensorMonitor(mx.monitor.Monitor):
         self._batches = 0  # training batches seen, for ``interval``
         self._active = False
         self._step = -1
+        self._unhooked = False  # this process does not log (distributed, see _distributed.py): hooks removed
 
     # -- MXNet's Monitor interface --------------------------------------------------------------------------
 
@@ -116,6 +118,9 @@ class TensorMonitor(mx.monitor.Monitor):
 
     def _batch_begins(self, exe: Any) -> bool:
         """Count a batch at the first executor of its group; returns whether this batch is logged."""
+        if not logs_here(self._module):  # the module's kvstore exists by the first batch and tells the rank
+            self._unhook()
+            return False
         group = self._groups[id(exe)]
         if exe is group[0]:
             token = (id(group[0]), hooks_of(group[0]).train_batches)
@@ -133,6 +138,14 @@ class TensorMonitor(mx.monitor.Monitor):
 
     def _collect(self, group: list[Any], step: int) -> None:
         raise NotImplementedError
+
+    def _unhook(self) -> None:
+        """Remove this monitor's listeners from every executor, so a process that does not log pays nothing."""
+        self._active, self._unhooked = False, True
+        for exe in self.exes:
+            hooks = hooks_of(exe)
+            for listeners in (hooks.before_train_forward, hooks.after_train_forward, hooks.after_backward):
+                listeners[:] = [f for f in listeners if getattr(f, "__self__", None) is not self]
 
     @property
     def writer(self) -> SummaryWriter:

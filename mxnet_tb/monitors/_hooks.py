@@ -1,4 +1,4 @@
-"""Per-batch hooks on MXNet executors, installed once per executor whatever monitors use them.
+"""Per-batch hooks on MXNet executors (and modules), installed once per object whatever monitors use them.
 
 Stock MXNet only drives a ``Monitor`` through ``tic``/``toc`` when it is passed as ``fit(monitor=...)``, and
 an executor monitor callback slows every batch whether it is active or not. Wrapping an executor's own
@@ -15,9 +15,10 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["ExecutorHooks", "executor_group", "hooks_of"]
+__all__ = ["ExecutorHooks", "ModuleHooks", "executor_group", "hooks_of", "module_hooks_of"]
 
 _ATTRIBUTE = "_mxnet_tb_hooks"
+_MODULE_ATTRIBUTE = "_mxnet_tb_module_hooks"
 
 Listener = Callable[[Any], None]
 
@@ -59,6 +60,31 @@ def hooks_of(exe: Any) -> ExecutorHooks:
     if hooks is None:
         hooks = ExecutorHooks(exe)
         setattr(exe, _ATTRIBUTE, hooks)
+    return hooks
+
+
+class ModuleHooks:
+    """Listeners called after a module's ``update()`` (the kvstore push/pull and the optimizer step)."""
+
+    def __init__(self, module: Any) -> None:
+        self.after_update: list[Listener] = []
+        update = module.update
+
+        def hooked_update(*args: Any, **kwargs: Any) -> Any:
+            result = update(*args, **kwargs)
+            for listener in list(self.after_update):
+                listener(module)
+            return result
+
+        module.update = hooked_update
+
+
+def module_hooks_of(module: Any) -> ModuleHooks:
+    """The hooks of ``module``, wrapping its ``update`` on first use."""
+    hooks = getattr(module, _MODULE_ATTRIBUTE, None)
+    if hooks is None:
+        hooks = ModuleHooks(module)
+        setattr(module, _MODULE_ATTRIBUTE, hooks)
     return hooks
 
 

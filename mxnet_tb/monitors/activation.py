@@ -2,8 +2,9 @@
 
 Cost: it needs MXNet's executor monitor callback, which MXNet calls from Python for every operator output of
 every batch, active or not, and which turns off bulk execution. That slows training (measured here: +38% per
-batch on a 20-layer MLP, +12-17% on ResNet-152) for as long as the monitor is installed; it cannot be
-removed. Use it to investigate, not in every run. ``GradMonitor`` and ``WeightMonitor`` have no such cost.
+batch on a 20-layer MLP, +12-17% on ResNet-152) from the first training batch for as long as the monitor is
+installed; it cannot be removed (a distributed worker that does not log never sets it). Use it to
+investigate, not in every run. ``GradMonitor`` and ``WeightMonitor`` have no such cost.
 
 Example::
 
@@ -65,9 +66,10 @@ class ActivationMonitor(TensorMonitor):
         self._outputs: dict[str, list[Any]] = {}
         self._relu: dict[int, set[str]] = {}
         self._in_forward = False  # MXNet also reports the backward pass's outputs: those are not activations
+        self._callbacks: dict[int, Any] = {}  # executor id -> monitor callback not set yet
 
     def install(self, exe: Any) -> None:
-        """Hook ``exe`` and set its monitor callback (see the module's note on cost)."""
+        """Hook ``exe``; its monitor callback is set at its first training forward (see the module's note on cost)."""
         known = any(e is exe for e in self.exes)
         super().install(exe)
         if known:
@@ -82,7 +84,7 @@ class ActivationMonitor(TensorMonitor):
                 array = mx.nd.NDArray(ctypes.cast(handle, mx.base.NDArrayHandle), writable=False)
                 self._outputs.setdefault(text, []).append(array.copy())  # its memory is reused by later ops
 
-        exe.set_monitor_callback(on_output, False)
+        self._callbacks[id(exe)] = on_output  # set at the first training forward, if this process logs
 
     def _listen(self, hooks: Any) -> None:
         hooks.before_train_forward.append(self._forward_begins)
@@ -91,6 +93,9 @@ class ActivationMonitor(TensorMonitor):
 
     def _forward_begins(self, exe: Any) -> None:
         self._batch_begins(exe)
+        callback = self._callbacks.pop(id(exe), None)
+        if callback is not None and not self._unhooked:  # a distributed worker that does not log never pays
+            exe.set_monitor_callback(callback, False)
         self._in_forward = True
 
     def _forward_ends(self, exe: Any) -> None:

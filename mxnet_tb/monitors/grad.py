@@ -10,8 +10,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from .._distributed import kvstore_of
 from ..writer import SummaryWriter
 from ._base import TensorMonitor
+from ._hooks import module_hooks_of
 
 __all__ = ["GradMonitor"]
 
@@ -25,6 +27,11 @@ class GradMonitor(TensorMonitor):
     counts NaN/Inf entries; ``on_nonfinite='raise'`` stops training with ``NonFiniteError`` naming the first
     bad gradient and the step. ``reduce``: ``'host'`` (NumPy, fastest on CPU), ``'device'`` (NDArray
     reductions where the gradient lives, only scalars copied back; for GPUs), ``'auto'`` (device for GPUs).
+
+    With a distributed kvstore (``dist_sync``) each worker logs its own gradients, read at the backward pass
+    (with the default ``update_on_kvstore=True`` the kvstore pull later overwrites the gradient arrays with
+    the new weights); with ``MXNET_UPDATE_ON_KVSTORE=0`` it logs the sums over all workers that its optimizer
+    applies, read after ``update()``.
 
     Example::
 
@@ -48,12 +55,27 @@ class GradMonitor(TensorMonitor):
         if not isinstance(effective, bool):
             raise TypeError(f"effective must be a bool; got {effective!r}")
         self.effective = effective
+        self._pending: tuple[list[Any], int] | None = None  # a batch to log once update() summed its gradients
 
     def _scale(self) -> float:
         optimizer = getattr(self._module, "_optimizer", None)
         return float(getattr(optimizer, "rescale_grad", 1.0)) if self.effective else 1.0
 
     def _collect(self, group: list[Any], step: int) -> None:
+        if _sums_after_update(self._module):
+            if self._after_update not in module_hooks_of(self._module).after_update:
+                module_hooks_of(self._module).after_update.append(self._after_update)
+            self._pending = (group, step)
+            return
+        self._log_gradients(group, step, summed=False)
+
+    def _after_update(self, module: Any) -> None:
+        pending, self._pending = self._pending, None
+        if pending is not None and not self._unhooked:
+            self._log_gradients(*pending, summed=True)
+
+    def _log_gradients(self, group: list[Any], step: int, summed: bool) -> None:
+        """Log every matching gradient of ``group``; ``summed``: each device already holds the job's sum."""
         scale = self._scale()
         nonfinite = {}
         for name in group[0]._symbol.list_arguments():
@@ -62,5 +84,20 @@ class GradMonitor(TensorMonitor):
             grads = [exe.grad_dict.get(name) for exe in group]
             if any(grad is None for grad in grads):
                 continue  # data, labels, frozen parameters
-            nonfinite[name] = self._log(name, grads, step, scale)
+            nonfinite[name] = self._log(name, grads[:1] if summed else grads, step, scale)
         self._check_nonfinite(nonfinite, step)
+
+
+def _sums_after_update(module: Any) -> bool:
+    """Whether ``module.update()`` puts the sum over all workers into the gradient arrays, to be logged then.
+
+    That is a distributed kvstore with ``update_on_kvstore=False`` (``MXNET_UPDATE_ON_KVSTORE=0``): the
+    gradients are pushed and the sums pulled back before the worker's own optimizer step. With the default
+    ``update_on_kvstore=True`` the servers update the weights and the pull overwrites the gradient arrays with
+    them, so gradients are read at the backward pass, where they are this worker's own.
+    """
+    kvstore = kvstore_of(module)
+    if kvstore is None or "dist" not in str(getattr(kvstore, "type", "")):
+        return False
+    owner = module if hasattr(module, "_update_on_kvstore") else getattr(module, "_curr_module", None)
+    return not getattr(owner, "_update_on_kvstore", True)
