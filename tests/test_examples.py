@@ -4,7 +4,14 @@ import os
 import subprocess
 import sys
 
-from .readback import accumulate, event_files, load_events, scalars
+import numpy as np
+from google.protobuf import text_format
+from PIL import Image
+from sklearn.datasets import load_digits
+from tensorboard.plugins.projector import metadata as projector_metadata
+from tensorboard.plugins.projector.projector_config_pb2 import ProjectorConfig
+
+from .readback import accumulate, event_files, load_events, plugin_name, scalars, tensors
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXAMPLES = os.path.join(ROOT, "examples", "module_api")
@@ -44,12 +51,56 @@ def test_train_digits_demo_logs_the_whole_module_api(tmp_path):
     assert sum(1 for f in event_files(logdir) for e in load_events(f) if e.graph_def) == 1
 
 
-def test_filters_example_logs_filters_and_feature_maps(tmp_path):
+def test_histogram_demo_logs_the_articles_shrinking_normal_distribution(tmp_path):
+    logdir = str(tmp_path / "histogram")
+    _run("histogram_demo.py", "--logdir", logdir)
+    assert set(accumulate(logdir).Tags()["tensors"]) == {"norml_dist"}
+    assert plugin_name(logdir, "norml_dist") == "histograms"
+    read = tensors(logdir, "norml_dist")
+    assert [step for step, _ in read] == list(range(10))
+    for step, buckets in read:
+        assert buckets.shape == (200, 3)  # bins=200: (left, right, count) per bucket
+        counts, centers = buckets[:, 2], (buckets[:, 0] + buckets[:, 1]) / 2
+        assert counts.sum() == 10 * 3 * 8 * 8
+        mean = np.average(centers, weights=counts)
+        std = np.sqrt(np.average((centers - mean) ** 2, weights=counts))
+        expected = 10.0 / (step + 1)
+        assert abs(mean) < 0.15 * expected, (step, mean)
+        assert abs(std / expected - 1) < 0.1, (step, std, expected)
+
+
+def test_filters_example_logs_filters_feature_maps_and_the_digits_embedding(tmp_path):
     logdir = str(tmp_path / "filters")
-    _run("filters_and_embeddings.py", "--logdir", logdir, "--epochs", "1")
+    _run("filters_and_embeddings.py", "--logdir", logdir, "--epochs", "3")
     acc = accumulate(logdir)
     assert set(acc.Tags()["tensors"]) == {"filters/conv0", "feature_maps/conv0", "input/digit"}
     sizes = {
         tag: tuple(int(x) for x in acc.Tensors(tag)[0].tensor_proto.string_val[:2]) for tag in acc.Tags()["tensors"]
     }
     assert sizes == {"filters/conv0": (33, 9), "feature_maps/conv0": (73, 19), "input/digit": (8, 8)}
+
+    # The embedding: the penultimate layer (relu2, 64 numbers) of every digit, a sprite and two label columns.
+    config = ProjectorConfig()
+    text_format.Parse((tmp_path / "filters" / projector_metadata.PROJECTOR_FILENAME).read_text(), config)
+    assert len(config.embeddings) == 1
+    info = config.embeddings[0]
+    assert info.tensor_name == "digits_relu2:00000"
+    assert list(info.tensor_shape) == [1797, 64]
+    run = tmp_path / "filters"
+    points = np.fromfile(run / info.tensor_path, dtype="<f4").reshape(1797, 64)
+    assert points.min() >= 0 and points.max() > 0  # ReLU outputs, not all dead
+    assert list(info.sprite.single_image_dim) == [24, 24]
+    with Image.open(run / info.sprite.image_path) as sprite:
+        assert sprite.size == (43 * 24, 43 * 24)  # ceil(sqrt(1797)) = 43 cells a side
+        first = np.asarray(sprite)[:24, :24]
+    digits = load_digits()
+    assert np.array_equal(first[::3, ::3], np.round(digits.images[0] / 16 * 255))
+    rows = (run / info.metadata_path).read_text().splitlines()
+    assert rows[0] == "label\tpredicted"
+    labels, predicted = np.array([[int(x) for x in row.split("\t")] for row in rows[1:]]).T
+    assert labels.tolist() == digits.target.tolist()
+    assert np.mean(labels == predicted) > 0.8  # 0.94-0.98 after three epochs; chance is 0.1
+    # Points cluster by class: each digit is nearer its own class's centroid than any other, for most digits.
+    centroids = np.stack([points[labels == c].mean(axis=0) for c in range(10)])
+    nearest = np.linalg.norm(points[:, None, :] - centroids[None], axis=2).argmin(axis=1)
+    assert np.mean(nearest == labels) > 0.8  # 0.95-0.97 here; 0.22 for random points
