@@ -47,18 +47,21 @@ def network() -> mx.sym.Symbol:
     return mx.sym.SoftmaxOutput(net, name="softmax")
 
 
-def train_seconds(batches: int, make_monitor: Callable[[], Any]) -> float:
+def train_seconds(batches: int, make_monitor: Callable[[tb.SummaryWriter], Any]) -> float:
     rng = np.random.default_rng(0)
     images = rng.standard_normal((batches * BATCH, 1, 28, 28)).astype(np.float32)
     labels = rng.integers(0, 10, batches * BATCH).astype(np.float32)
     train = mx.io.NDArrayIter(images, labels, batch_size=BATCH)
     mod = mx.mod.Module(network(), context=mx.cpu())
-    monitor = make_monitor()
-    gc.collect()
-    started = time.perf_counter()
-    mod.fit(train, num_epoch=1, monitor=monitor, initializer=mx.init.Xavier(), optimizer_params={"learning_rate": 0.01})
-    mx.nd.waitall()
-    return time.perf_counter() - started
+    with tb.SummaryWriter(tempfile.mkdtemp(prefix="bench-monitor-")) as writer:
+        monitor = make_monitor(writer)
+        gc.collect()
+        started = time.perf_counter()
+        mod.fit(
+            train, num_epoch=1, monitor=monitor, initializer=mx.init.Xavier(), optimizer_params={"learning_rate": 0.01}
+        )
+        mx.nd.waitall()
+        return time.perf_counter() - started
 
 
 def main() -> None:
@@ -67,22 +70,19 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
     logging.getLogger().setLevel(logging.WARNING)  # stock Monitor.toc_print logs at INFO
-    logdir = tempfile.mkdtemp(prefix="bench-monitor-")
-    writer = tb.SummaryWriter(logdir)
-    configs: dict[str, Callable[[], Any]] = {
-        "none": lambda: None,
-        "tb.GradMonitor(interval=100)": lambda: tb.GradMonitor(interval=100, writer=writer),
-        "tb.GradMonitor (never active)": lambda: tb.GradMonitor(interval=10**9, writer=writer),
-        "tb.WeightMonitor(interval=100)": lambda: tb.WeightMonitor(interval=100, writer=writer),
-        "mx.mon.Monitor(interval=100)": lambda: mx.mon.Monitor(interval=100),
-        "tb.ActivationMonitor(interval=100)": lambda: tb.ActivationMonitor(interval=100, writer=writer),
+    configs: dict[str, Callable[[tb.SummaryWriter], Any]] = {
+        "none": lambda writer: None,
+        "tb.GradMonitor(interval=100)": lambda writer: tb.GradMonitor(interval=100, writer=writer),
+        "tb.GradMonitor (never active)": lambda writer: tb.GradMonitor(interval=10**9, writer=writer),
+        "tb.WeightMonitor(interval=100)": lambda writer: tb.WeightMonitor(interval=100, writer=writer),
+        "mx.mon.Monitor(interval=100)": lambda writer: mx.mon.Monitor(interval=100),
+        "tb.ActivationMonitor(interval=100)": lambda writer: tb.ActivationMonitor(interval=100, writer=writer),
     }
-    train_seconds(20, lambda: None)  # warm up MXNet's kernels and allocator
+    train_seconds(20, lambda writer: None)  # warm up MXNet's kernels and allocator
     best = {name: float("inf") for name in configs}
     for _ in range(args.repeat):
         for name, make in configs.items():
             best[name] = min(best[name], train_seconds(args.batches, make))
-    writer.close()
     base = best["none"]
     print(f"small CNN, batch {BATCH}, {args.batches} batches per run, best of {args.repeat} runs (interleaved)")
     print(f"{'configuration':38s} {'ms/batch':>9s} {'vs none':>9s}")
