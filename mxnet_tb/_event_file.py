@@ -35,6 +35,7 @@ import socket
 import threading
 import time
 import weakref
+from concurrent.futures import Future
 from typing import BinaryIO
 
 from ._encode import file_version_event
@@ -102,7 +103,7 @@ class EventFileWriter:
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
         self._io_lock = threading.Lock()  # held while the queue is taken and written, keeps batches in order
-        self._pending: list[bytes] = []
+        self._pending: list[bytes | Future[bytes]] = []
         self._pending_bytes = 0
         self._closed = False
         self._error: EventWriteError | None = None  # a failure in the thread, not yet reported
@@ -127,8 +128,12 @@ class EventFileWriter:
 
     # -- callers ------------------------------------------------------------------------------------------
 
-    def write(self, record: bytes) -> None:
-        """Queue one framed record; reports a kept failure (see the module doc) or raises ``WriterClosedError``."""
+    def write(self, record: bytes | Future[bytes], size: int | None = None) -> None:
+        """Queue one framed record; reports a kept failure (see the module doc) or raises ``WriterClosedError``.
+
+        ``record`` may be a ``Future`` of one (a PNG being encoded on another thread); it is waited for, in queue
+        order, when its batch is written. ``size`` is then its expected size, for the queue's byte bound.
+        """
         with self._lock:
             if self._closed:
                 raise WriterClosedError(f"cannot write to the event writer for {self._logdir}: it is closed")
@@ -136,7 +141,7 @@ class EventFileWriter:
                 self._raise_kept_error()  # before queueing: the failed call logs nothing
             kept, self._error = self._error, None
             self._pending.append(record)
-            self._pending_bytes += len(record)
+            self._pending_bytes += len(record) if size is None else size  # type: ignore[arg-type]
             queued = len(self._pending)
             if queued == self._batch_size or self._thread is None:
                 self._wake_thread()
@@ -245,7 +250,23 @@ class EventFileWriter:
         finally:
             self._io_lock.release()
 
-    def _write_batch(self, batch: list[bytes]) -> None:
+    def _resolve(self, batch: list[bytes | Future[bytes]]) -> tuple[list[bytes], BaseException | None]:
+        """The batch's records, waiting for deferred ones; a record that could not be built is dropped."""
+        records: list[bytes] = []
+        failure = None
+        for record in batch:
+            if type(record) is bytes:
+                records.append(record)
+                continue
+            try:
+                records.append(record.result())  # type: ignore[union-attr]
+            except Exception as exc:  # the event could not be built: lost, and reported like a failed write
+                self.dropped_events += 1
+                failure = exc
+        return records, failure
+
+    def _write_batch(self, pending: list[bytes | Future[bytes]]) -> None:
+        batch, build_failure = self._resolve(pending)
         removed = self._file is not None and not self._file_still_on_disk()
         old_path = self._path
         if removed:
@@ -269,6 +290,8 @@ class EventFileWriter:
                 f"could not write {lost} event(s): {exc.strerror or exc}",
                 failed_path,
             ) from exc
+        if build_failure is not None:
+            raise EventWriteError(errno.EIO, f"could not build an event: {build_failure!r}", self._path)
         if removed:
             raise EventWriteError(
                 errno.ENOENT,

@@ -10,9 +10,11 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import numpy as np
 from tensorboard.compat.proto import summary_pb2
 
 from ._convert import MAX_STEP, to_float, to_numpy, to_step, to_walltime
@@ -40,6 +42,20 @@ __all__ = ["StepOrderWarning", "SummaryWriter"]
 
 _log = logging.getLogger("mxnet_tb")
 _MAX_CACHED_TAGS = 10_000
+_ENCODER_THREADS = 2
+_encoder_pool: tuple[int, ThreadPoolExecutor] | None = None
+_encoder_lock = threading.Lock()
+
+
+def _encoders() -> ThreadPoolExecutor:
+    """The process's encoder threads (created on first use, anew in a forked child)."""
+    global _encoder_pool
+    with _encoder_lock:
+        if _encoder_pool is None or _encoder_pool[0] != os.getpid():
+            _encoder_pool = (os.getpid(), ThreadPoolExecutor(_ENCODER_THREADS, thread_name_prefix="mxnet_tb-encode"))
+        return _encoder_pool[1]
+
+
 class SummaryWriter:
     """Writes scalars, histograms, images, text, graphs and more for TensorBoard into ``logdir``.
 
@@ -304,8 +320,9 @@ class SummaryWriter:
         """
         clean = clean_tag(tag)
         name = f"image for tag {clean!r}"
+        source = to_numpy(image, name=name)
         hwc = image_to_hwc(
-            to_numpy(image, name=name),
+            source,
             dataformats,
             name=name,
             nrow=nrow,
@@ -316,7 +333,9 @@ class SummaryWriter:
             pad_value=pad_value,
             square_image=square_image,
         )
-        self._write_value("", image_value(clean, hwc), global_step, walltime)
+        if np.may_share_memory(hwc, source):  # encoded later: the caller may reuse its buffer at once
+            hwc = hwc.copy()
+        self._write_value_later("", clean, lambda: image_value(clean, hwc), hwc.nbytes, global_step, walltime)
 
     def add_images(
         self,
@@ -674,6 +693,22 @@ class SummaryWriter:
             step = self._step(run, value.tag, global_step)
             writer.write(frame(summary_event([value], step, wall)))
             self._last_steps[(run, value.tag)] = step
+
+    def _write_value_later(
+        self, run: str, tag: str, build: Callable[[], Any], size: int, global_step: Any, walltime: Any
+    ) -> None:
+        """Like ``_write_value``, but ``build()`` (PNG encoding, which releases the GIL) runs on an encoder thread.
+
+        The step is taken now and the record keeps its place in the queue, so order is what the caller logged;
+        the call returns without waiting for the encoder.
+        """
+        wall = time.time() if walltime is None else to_walltime(walltime)
+        with self._lock:
+            writer = self._run(run)
+            step = self._step(run, tag, global_step)
+            future = _encoders().submit(lambda: frame(summary_event([build()], step, wall)))
+            writer.write(future, size=size)
+            self._last_steps[(run, tag)] = step
 
     def _run(self, run: str) -> EventFileWriter:
         """The event writer of ``run`` (relative to logdir, '' for the writer's own); caller holds the lock."""

@@ -238,3 +238,46 @@ def test_event_file_writer_refuses_writes_after_close(tmp_path):
     with pytest.raises(RuntimeError, match="closed"):
         writer.write(b"x")
     assert not os.listdir(tmp_path)
+
+
+def test_deferred_records_keep_their_place_and_a_failed_one_is_reported(logdir):
+    from concurrent.futures import Future
+
+    from mxnet_tb import EventWriteWarning
+    from mxnet_tb._encode import scalar_event, scalar_value_prefix
+    from mxnet_tb._record import frame
+
+    writer = EventFileWriter(logdir, flush_secs=3600)
+    late, broken = Future(), Future()
+    writer.write(frame(scalar_event(scalar_value_prefix("a"), 0.0, 0, 1.0)))
+    writer.write(late, size=100)
+    writer.write(broken, size=100)
+    writer.write(frame(scalar_event(scalar_value_prefix("a"), 3.0, 3, 1.0)))
+    late.set_result(frame(scalar_event(scalar_value_prefix("a"), 1.0, 1, 1.0)))
+    broken.set_exception(MemoryError("encoder ran out"))
+    with pytest.warns(EventWriteWarning, match="could not build an event: MemoryError"):
+        writer.flush()
+    writer.close()
+    assert writer.dropped_events == 1
+    assert [e.step for e in summary_events(logdir)] == [0, 1, 3]
+
+
+def test_images_are_encoded_in_the_background_in_call_order_from_a_snapshot(logdir):
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    picture = np.zeros((4, 5, 3), dtype=np.uint8)
+    with SummaryWriter(logdir) as sw:
+        for step in range(20):
+            picture[...] = step  # the caller reuses its buffer right away
+            sw.add_image("img", picture, step, dataformats="HWC")
+            sw.add_scalar("after", float(step), step)
+    order = [(e.step, e.summary.value[0].tag) for e in summary_events(logdir)]
+    assert order == [(s, tag) for s in range(20) for tag in ("img", "after")]
+    for event in summary_events(logdir):
+        value = event.summary.value[0]
+        if value.tag == "img":
+            pixels = np.asarray(Image.open(io.BytesIO(value.tensor.string_val[2])))
+            assert pixels.shape == (4, 5, 3) and (pixels == event.step).all()
