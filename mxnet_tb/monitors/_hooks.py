@@ -23,6 +23,22 @@ _MODULE_ATTRIBUTE = "_mxnet_tb_module_hooks"
 Listener = Callable[[Any], None]
 
 
+def _notify(listeners: list[Listener], subject: Any) -> None:
+    for listener in list(listeners):  # a listener may remove itself
+        listener(subject)
+
+
+def _followed_by(method: Callable[..., Any], listeners: list[Listener], subject: Any) -> Callable[..., Any]:
+    """``method`` wrapped so that ``listeners`` hear about ``subject`` after each call."""
+
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        result = method(*args, **kwargs)
+        _notify(listeners, subject)
+        return result
+
+    return wrapped
+
+
 class ExecutorHooks:
     """Listeners called around a training ``forward`` and after ``backward`` of one executor; counts batches."""
 
@@ -31,36 +47,20 @@ class ExecutorHooks:
         self.after_train_forward: list[Listener] = []
         self.after_backward: list[Listener] = []
         self.train_batches = 0
-        forward, backward = exe.forward, exe.backward
+        forward = exe.forward
 
         def hooked_forward(is_train: bool = False, **kwargs: Any) -> Any:
             if not is_train:
                 return forward(is_train=is_train, **kwargs)
             self.train_batches += 1
-            for listener in list(self.before_train_forward):
-                listener(exe)
+            _notify(self.before_train_forward, exe)
             try:
                 return forward(is_train=is_train, **kwargs)
             finally:
-                for listener in list(self.after_train_forward):
-                    listener(exe)
+                _notify(self.after_train_forward, exe)
 
-        def hooked_backward(*args: Any, **kwargs: Any) -> Any:
-            result = backward(*args, **kwargs)
-            for listener in list(self.after_backward):
-                listener(exe)
-            return result
-
-        exe.forward, exe.backward = hooked_forward, hooked_backward
-
-
-def hooks_of(exe: Any) -> ExecutorHooks:
-    """The hooks of ``exe``, wrapping its methods on first use."""
-    hooks = getattr(exe, _ATTRIBUTE, None)
-    if hooks is None:
-        hooks = ExecutorHooks(exe)
-        setattr(exe, _ATTRIBUTE, hooks)
-    return hooks
+        exe.forward = hooked_forward
+        exe.backward = _followed_by(exe.backward, self.after_backward, exe)
 
 
 class ModuleHooks:
@@ -68,24 +68,25 @@ class ModuleHooks:
 
     def __init__(self, module: Any) -> None:
         self.after_update: list[Listener] = []
-        update = module.update
+        module.update = _followed_by(module.update, self.after_update, module)
 
-        def hooked_update(*args: Any, **kwargs: Any) -> Any:
-            result = update(*args, **kwargs)
-            for listener in list(self.after_update):
-                listener(module)
-            return result
 
-        module.update = hooked_update
+def _attached(owner: Any, attribute: str, make: Callable[[Any], Any]) -> Any:
+    hooks = getattr(owner, attribute, None)
+    if hooks is None:
+        hooks = make(owner)
+        setattr(owner, attribute, hooks)
+    return hooks
+
+
+def hooks_of(exe: Any) -> ExecutorHooks:
+    """The hooks of ``exe``, wrapping its methods on first use."""
+    return _attached(exe, _ATTRIBUTE, ExecutorHooks)
 
 
 def module_hooks_of(module: Any) -> ModuleHooks:
     """The hooks of ``module``, wrapping its ``update`` on first use."""
-    hooks = getattr(module, _MODULE_ATTRIBUTE, None)
-    if hooks is None:
-        hooks = ModuleHooks(module)
-        setattr(module, _MODULE_ATTRIBUTE, hooks)
-    return hooks
+    return _attached(module, _MODULE_ATTRIBUTE, ModuleHooks)
 
 
 def executor_group(exe: Any, max_depth: int = 8) -> list[Any]:
