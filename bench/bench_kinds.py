@@ -27,12 +27,8 @@ It is a report, not a test: it always exits 0 and prints whether each target is 
 from __future__ import annotations
 
 import argparse
-import gc
-import math
 import os
-import shutil
 import sys
-import tempfile
 import time
 import traceback
 from collections.abc import Callable
@@ -40,24 +36,33 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from _harness import (
+    Contender,
+    attempt,
+    fmt,
+    in_tempdir,
+    keep_min,
+    print_environment,
+    print_error_notes,
+    python_version,
+    ratio_line,
+)
 
 IMAGE_SHAPE = (3, 224, 224)
 EMBEDDING_DIM = 128
 SPRITE_SHAPE = (1, 28, 28)
+TEMPDIR_PREFIX = "mxnet_tb_bench_kinds_"
 
 TARGET_IMAGE_SPEEDUP = 5.0
 TARGET_EMBEDDING_SPEEDUP = 3.0
 
 
 @dataclass
-class Contender:
-    """One writer under test: how to open it, log an image, log an embedding, and close it."""
+class KindsContender(Contender[Any]):
+    """One writer under test: besides its name and how to open it, how to log an image and an embedding with it."""
 
-    name: str
-    open: Callable[[str], Any]
     image: Callable[[Any, np.ndarray, int], Any]
     embedding: Callable[[Any, np.ndarray, list[str], np.ndarray], Any]
-    error: str | None = None
 
 
 def open_mxnet_tb(logdir: str) -> Any:
@@ -73,13 +78,13 @@ def open_tensorboardx(logdir: str) -> Any:
 
 
 CONTENDERS = [
-    Contender(
+    KindsContender(
         "mxnet_tb",
         open_mxnet_tb,
         lambda w, image, step: w.add_image("image", image, global_step=step),
         lambda w, mat, labels, images: w.add_embedding("features", mat, labels=labels, images=images, global_step=0),
     ),
-    Contender(
+    KindsContender(
         "tensorboardX",
         open_tensorboardx,
         lambda w, image, step: w.add_image("image", image, global_step=step),
@@ -90,17 +95,7 @@ CONTENDERS = [
 ]
 
 
-def in_tempdir(run: Callable[[str], float]) -> float:
-    """``run(logdir)`` in a fresh temporary directory after a gc.collect(); the directory is removed afterwards."""
-    logdir = tempfile.mkdtemp(prefix="mxnet_tb_bench_kinds_")
-    try:
-        gc.collect()
-        return run(logdir)
-    finally:
-        shutil.rmtree(logdir, ignore_errors=True)
-
-
-def image_time(contender: Contender, image: np.ndarray, count: int) -> float:
+def image_time(contender: KindsContender, image: np.ndarray, count: int) -> float:
     """Seconds for ``count`` add_image calls plus close()."""
 
     def run(logdir: str) -> float:
@@ -111,10 +106,10 @@ def image_time(contender: Contender, image: np.ndarray, count: int) -> float:
         writer.close()
         return time.perf_counter() - start
 
-    return in_tempdir(run)
+    return in_tempdir(run, TEMPDIR_PREFIX)
 
 
-def embedding_time(contender: Contender, mat: np.ndarray, labels: list[str], images: np.ndarray) -> float:
+def embedding_time(contender: KindsContender, mat: np.ndarray, labels: list[str], images: np.ndarray) -> float:
     """Seconds for one add_embedding call plus close()."""
 
     def run(logdir: str) -> float:
@@ -124,41 +119,27 @@ def embedding_time(contender: Contender, mat: np.ndarray, labels: list[str], ima
         writer.close()
         return time.perf_counter() - start
 
-    return in_tempdir(run)
+    return in_tempdir(run, TEMPDIR_PREFIX)
 
 
-def attempt(contender: Contender, what: str, run: Callable[[], float]) -> float | None:
-    try:
-        return run()
-    except Exception as exc:
-        contender.error = f"{what}: {type(exc).__name__}: {exc}"
-        print(f"  {contender.name}: {what} FAILED: {type(exc).__name__}: {exc}", flush=True)
-        traceback.print_exc(limit=3, file=sys.stdout)
-        return None
-
-
-def print_environment() -> None:
+def environment_rows() -> list[tuple[str, str]]:
+    """Rows for print_environment: interpreter and cpus, numpy, Pillow, tensorboardX and which CRC it uses."""
     import PIL
     import tensorboardX
     import tensorboardX.crc32c
 
     native = getattr(tensorboardX.crc32c, "_crc32c_native", None) is not None
-    print(f"python        {sys.version.split()[0]}, {os.cpu_count()} cpus")
-    print(f"numpy         {np.__version__}")
-    print(f"Pillow        {PIL.__version__}")
-    print(f"tensorboardX  {tensorboardX.__version__}")
-    print(f"tensorboardX CRC {'native (crc32c package)' if native else 'pure Python'}")
-
-
-def ratio_line(label: str, peer: float | None, me: float | None, target: float) -> str:
-    if peer is None or me is None or me <= 0:
-        return f"{label} = n/a (target >= {target:g}x)"
-    ratio = peer / me
-    return f"{label} = {ratio:.1f}x (target >= {target:g}x) [{'met' if ratio >= target else 'NOT met'}]"
+    return [
+        ("python", f"{python_version()}, {os.cpu_count()} cpus"),
+        ("numpy", f"{np.__version__}"),
+        ("Pillow", f"{PIL.__version__}"),
+        ("tensorboardX", f"{tensorboardX.__version__}"),
+        ("tensorboardX CRC", "native (crc32c package)" if native else "pure Python"),
+    ]
 
 
 def run(args: argparse.Namespace) -> None:
-    print_environment()
+    print_environment(environment_rows())
     print(f"settings      repeat={args.repeat} images={args.images} points={args.points:,}")
     rng = np.random.default_rng(0)
     image = rng.random(IMAGE_SHAPE, dtype=np.float32)
@@ -173,7 +154,7 @@ def run(args: argparse.Namespace) -> None:
         for contender in CONTENDERS:
             seconds = attempt(contender, "images", lambda c=contender: image_time(c, image, args.images))
             if seconds is not None:
-                best_image[contender.name] = min(seconds, best_image.get(contender.name, math.inf))
+                keep_min(best_image, contender.name, seconds)
                 per_image = seconds / args.images * 1e3
                 print(f"  repeat {rep + 1} {contender.name:<14} {per_image:8.2f} ms/image", flush=True)
 
@@ -185,19 +166,17 @@ def run(args: argparse.Namespace) -> None:
         for contender in CONTENDERS:
             seconds = attempt(contender, "embedding", lambda c=contender: embedding_time(c, mat, labels, sprites))
             if seconds is not None:
-                best_embedding[contender.name] = min(seconds, best_embedding.get(contender.name, math.inf))
+                keep_min(best_embedding, contender.name, seconds)
                 print(f"  repeat {rep + 1} {contender.name:<14} {seconds * 1e3:8.1f} ms", flush=True)
 
     print("\nsummary (best of repeats)")
     print(f"{'writer':<14} {'ms/image':>10} {'embedding ms':>14}")
     for contender in CONTENDERS:
-        per_image = best_image.get(contender.name)
-        emb = best_embedding.get(contender.name)
-        cells = [
-            "n/a" if per_image is None else f"{per_image / args.images * 1e3:.2f}",
-            "n/a" if emb is None else f"{emb * 1e3:.1f}",
-        ]
-        print(f"{contender.name:<14} {cells[0]:>10} {cells[1]:>14}")
+        image_s = best_image.get(contender.name)
+        embedding_s = best_embedding.get(contender.name)
+        ms_per_image = None if image_s is None else image_s / args.images * 1e3
+        embedding_ms = None if embedding_s is None else embedding_s * 1e3
+        print(f"{contender.name:<14} {fmt(ms_per_image, '.2f'):>10} {fmt(embedding_ms, '.1f'):>14}")
     print()
     me, peer = "mxnet_tb", "tensorboardX"
     print(ratio_line(f"images: {peer}/{me}", best_image.get(peer), best_image.get(me), TARGET_IMAGE_SPEEDUP))
@@ -206,9 +185,7 @@ def run(args: argparse.Namespace) -> None:
             f"embedding: {peer}/{me}", best_embedding.get(peer), best_embedding.get(me), TARGET_EMBEDDING_SPEEDUP
         )
     )
-    for contender in CONTENDERS:
-        if contender.error:
-            print(f"note: {contender.name} had an error ({contender.error})")
+    print_error_notes(CONTENDERS)
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:

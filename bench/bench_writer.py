@@ -35,21 +35,29 @@ from __future__ import annotations
 
 import argparse
 import functools
-import gc
-import importlib
 import math
 import os
 import platform
-import shutil
 import sys
-import tempfile
 import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
+from _harness import (
+    Contender,
+    attempt,
+    fmt,
+    in_tempdir,
+    keep_min,
+    print_environment,
+    print_error_notes,
+    python_version,
+    ratio_line,
+    version_of,
+)
 
 WARMUP_CALLS = 1_000
 HIST_SIZE = 1_000_000
@@ -63,7 +71,6 @@ TARGET_HIST_SPEEDUP = 5.0
 
 ScalarFn = Callable[[str, float, int], Any]
 HistFn = Callable[[str, np.ndarray, int], Any]
-T = TypeVar("T")
 
 
 @dataclass
@@ -73,15 +80,6 @@ class Handle:
     scalar: ScalarFn
     histogram: HistFn
     close: Callable[[], Any]
-
-
-@dataclass
-class Contender:
-    """One writer under test: its display name and how to open it on a log directory."""
-
-    name: str
-    open: Callable[[str], Handle]
-    error: str | None = None
 
 
 @dataclass
@@ -159,7 +157,7 @@ def open_event_file_writer(logdir: str) -> Handle:
     return Handle(add_scalar, add_histogram, writer.close)
 
 
-CONTENDERS = [
+CONTENDERS: list[Contender[Handle]] = [
     Contender("mxnet_tb", open_mxnet_tb),
     Contender("tensorboardX", open_tensorboardx),
     Contender("EventFileWriter", open_event_file_writer),
@@ -169,17 +167,7 @@ CONTENDERS = [
 # -- the workloads ------------------------------------------------------------------------------------------
 
 
-def in_tempdir(run: Callable[[str], T]) -> T:
-    """Run ``run(logdir)`` in a fresh temporary directory after a gc.collect(); remove the directory afterwards."""
-    logdir = tempfile.mkdtemp(prefix="mxnet_tb_bench_")
-    try:
-        gc.collect()
-        return run(logdir)
-    finally:
-        shutil.rmtree(logdir, ignore_errors=True)
-
-
-def scalar_throughput(contender: Contender, values: list[float]) -> float:
+def scalar_throughput(contender: Contender[Handle], values: list[float]) -> float:
     """Seconds for len(values) add_scalar calls plus close()."""
 
     def run(logdir: str) -> float:
@@ -194,7 +182,7 @@ def scalar_throughput(contender: Contender, values: list[float]) -> float:
     return in_tempdir(run)
 
 
-def histogram_time(contender: Contender, data: np.ndarray, count: int) -> float:
+def histogram_time(contender: Contender[Handle], data: np.ndarray, count: int) -> float:
     """Seconds for ``count`` add_histogram calls on ``data`` plus close()."""
 
     def run(logdir: str) -> float:
@@ -209,7 +197,7 @@ def histogram_time(contender: Contender, data: np.ndarray, count: int) -> float:
     return in_tempdir(run)
 
 
-def scalar_latency(contender: Contender, values: list[float], warmup: int) -> tuple[float, float]:
+def scalar_latency(contender: Contender[Handle], values: list[float], warmup: int) -> tuple[float, float]:
     """(median, p99) in nanoseconds of single add_scalar calls, each timed on its own after ``warmup`` calls."""
 
     def run(logdir: str) -> tuple[float, float]:
@@ -240,54 +228,22 @@ def timer_overhead_ns(calls: int = 100_000) -> float:
     return float(np.median(samples))
 
 
-def attempt(contender: Contender, what: str, run: Callable[[], Any]) -> Any:
-    """Run one measurement; on error remember it for the writer, print it and return None."""
-    try:
-        return run()
-    except Exception as exc:
-        contender.error = f"{what}: {type(exc).__name__}: {exc}"
-        print(f"  {contender.name}: {what} FAILED: {type(exc).__name__}: {exc}", flush=True)
-        traceback.print_exc(limit=3, file=sys.stdout)
-        return None
-
-
-def keep_min(table: dict[str, float], name: str, value: float) -> None:
-    if value < table.get(name, math.inf):
-        table[name] = value
-
-
 # -- reporting ----------------------------------------------------------------------------------------------
 
 
-def version_of(module: str) -> str:
-    try:
-        return str(getattr(importlib.import_module(module), "__version__", "unknown"))
-    except Exception as exc:
-        return f"not importable ({type(exc).__name__}: {exc})"
-
-
-def print_environment() -> None:
+def environment_rows() -> list[tuple[str, str]]:
+    """Rows for print_environment: interpreter, cpus, peer versions, protobuf backend, OPENBLAS_CORETYPE."""
     from google.protobuf.internal import api_implementation
 
     coretype = os.environ.get("OPENBLAS_CORETYPE")
-    print(f"python        {sys.version.split()[0]} ({platform.python_implementation()}) on {platform.platform()}")
-    print(f"cpus          {os.cpu_count()}")
-    for module in ("numpy", "tensorboard", "tensorboardX", "google.protobuf", "mxnet_tb"):
-        print(f"{module:<13} {version_of(module)}")
-    print(f"protobuf impl {api_implementation.Type()}")
-    print(f"OPENBLAS_CORETYPE {'set to ' + repr(coretype) if coretype is not None else 'not set'}")
-
-
-def fmt(value: float | None, spec: str) -> str:
-    return "n/a" if value is None else format(value, spec)
-
-
-def ratio_line(label: str, top: float | None, bottom: float | None, target: float) -> str:
-    if top is None or bottom is None or bottom <= 0:
-        return f"{label} = n/a (target >= {target:g}x)"
-    ratio = top / bottom
-    verdict = "met" if ratio >= target else "NOT met"
-    return f"{label} = {ratio:.1f}x (target >= {target:g}x) [{verdict}]"
+    modules = ("numpy", "tensorboard", "tensorboardX", "google.protobuf", "mxnet_tb")
+    return [
+        ("python", f"{python_version()} ({platform.python_implementation()}) on {platform.platform()}"),
+        ("cpus", f"{os.cpu_count()}"),
+        *((module, version_of(module)) for module in modules),
+        ("protobuf impl", f"{api_implementation.Type()}"),
+        ("OPENBLAS_CORETYPE", f"set to {coretype!r}" if coretype is not None else "not set"),
+    ]
 
 
 def print_summary(results: Results, scalars: int, histograms: int, hist_size: int, overhead_ns: float) -> None:
@@ -335,9 +291,7 @@ def print_summary(results: Results, scalars: int, histograms: int, hist_size: in
                 f"histogram {size}: {peer}/{me}", results.hist_s.get(peer), results.hist_s.get(me), TARGET_HIST_SPEEDUP
             )
         )
-    for contender in CONTENDERS:
-        if contender.error:
-            print(f"note: {contender.name} had an error ({contender.error})")
+    print_error_notes(CONTENDERS)
 
 
 # -- main ---------------------------------------------------------------------------------------------------
@@ -361,7 +315,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 
 def run(args: argparse.Namespace) -> None:
-    print_environment()
+    print_environment(environment_rows())
     print(
         f"settings      repeat={args.repeat} scalars={args.scalars:,} histograms={args.histograms} "
         f"hist_size={args.hist_size:,} warmup={args.warmup:,}{' (quick)' if args.quick else ''}"

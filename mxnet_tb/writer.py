@@ -247,9 +247,7 @@ class SummaryWriter:
         """The sub-run ``<logdir>/<name1>/<name2>...`` relative to logdir; ValueError if it would leave it."""
         return os.path.relpath(run_dir(self._logdir, *names), os.path.realpath(self._logdir))
 
-    def _write_scalars(
-        self, tag: str, entries: list[tuple[str, float]], global_step: Any, walltime: Any
-    ) -> None:
+    def _write_scalars(self, tag: str, entries: list[tuple[str, float]], global_step: Any, walltime: Any) -> None:
         prefix = scalar_value_prefix(tag)
         wall = time.time() if walltime is None else to_walltime(walltime)
         with self._lock:
