@@ -29,7 +29,8 @@ from ._convert import to_numpy
 from ._default import default_writer, resolve_writer
 from ._distributed import logs_here
 from ._names import clean_tag
-from ._stats import check_stats, host_stats
+from ._parameters import log_parameters
+from ._stats import check_stats
 from .writer import SummaryWriter
 
 __all__ = ["params", "scalars", "validation"]
@@ -236,25 +237,6 @@ def validation(prefix: str = "val", writer: SummaryWriter | None = None, layout:
     return _callback
 
 
-def _first_layer_convolutions(symbol: Any, shapes: dict[str, tuple[int, ...]]) -> list[str]:
-    """Weight names of convolutions fed directly by a data input, whose filters read as 1 or 3 channel images."""
-    import json
-
-    graph = json.loads(symbol.tojson())
-    nodes = graph["nodes"]
-    names = []
-    for node in nodes:
-        if node["op"] != "Convolution":
-            continue
-        inputs = [nodes[i[0]] for i in node["inputs"]]
-        if not inputs or inputs[0]["op"] != "null" or inputs[0]["name"] in shapes:
-            continue  # the first input must be a data variable, not a parameter
-        weight = next((n["name"] for n in inputs[1:] if n["name"].endswith("weight")), None)
-        if weight in shapes and len(shapes[weight]) == 4 and shapes[weight][1] in (1, 3):
-            names.append(weight)
-    return names
-
-
 def params(
     every: int = 1,
     histograms: bool = True,
@@ -304,18 +286,7 @@ def params(
             group: {name: to_numpy(value, name=name) for name, value in (named or {}).items()}
             for group, named in (("weights", arg_params), ("aux", aux_params))
         }
-        for group, arrays in groups.items():
-            for name, values in arrays.items():
-                for stat, number in host_stats(values, stats).items():
-                    sw.add_scalar(f"{group}/{stat}/{name}", number, step)
-                finite = values if np.isfinite(values).all() else values[np.isfinite(values)]
-                if histograms and finite.size:
-                    sw.add_histogram(f"{group}/hist/{name}", finite, step)
-        if images and symbol is not None:
-            weights = groups["weights"]
-            for name in _first_layer_convolutions(symbol, {name: value.shape for name, value in weights.items()}):
-                # (O, C, kh, kw): one tile per filter, each scaled to its own range
-                sw.add_image(f"weights/filters/{name}", weights[name], step, normalize=True, scale_each=True, padding=1)
+        log_parameters(sw, groups, step, stats=stats, histograms=histograms, filters_of=symbol if images else None)
 
     return _callback
 

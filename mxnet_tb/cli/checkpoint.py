@@ -132,10 +132,6 @@ def _load_params(prefix: str, epoch: int) -> dict[str, dict[str, np.ndarray]]:
     return groups
 
 
-def _finite(values: np.ndarray) -> np.ndarray:
-    return values if np.isfinite(values).all() else values[np.isfinite(values)]
-
-
 class _Logger:
     """Writes one checkpoint after another into a run; remembers the tags and points written."""
 
@@ -151,27 +147,12 @@ class _Logger:
         self.points += 1
 
     def epoch(self, epoch: int, groups: dict[str, dict[str, np.ndarray]]) -> None:
-        from .._stats import host_stats
+        from .._parameters import log_parameters
 
-        for group, arrays in groups.items():
-            for name, values in arrays.items():
-                for stat, number in host_stats(values, STATS).items():
-                    self.scalar(f"{group}/{stat}/{name}", number, epoch)
-                finite = _finite(values)
-                if finite.size:
-                    self.writer.add_histogram(f"{group}/hist/{name}", finite, global_step=epoch)
-                    self.tags.add(f"{group}/hist/{name}")
-                    self.points += 1
+        tags = log_parameters(self.writer, groups, epoch, stats=STATS, filters_of=self.symbol)
+        self.tags.update(tags)
+        self.points += len(tags)
         weights = groups["weights"]
-        if self.symbol is not None:
-            from ..callbacks import _first_layer_convolutions
-
-            for name in _first_layer_convolutions(self.symbol, {n: v.shape for n, v in weights.items()}):
-                # (O, C, kh, kw) with C 1 or 3: one tile per filter, each scaled to its own range
-                tag = f"weights/filters/{name}"
-                self.writer.add_image(tag, weights[name], epoch, normalize=True, scale_each=True, padding=1)
-                self.tags.add(tag)
-                self.points += 1
         if self.previous is not None:
             self._changes(epoch, weights)
         self.previous = weights
