@@ -551,7 +551,7 @@ class SummaryWriter:
 
             >>> sw.add_custom_scalars_multilinechart(["loss/.*"], category="loss", title="all")   # doctest: +SKIP
         """
-        self.add_custom_scalars({category: {title: ["Multiline", tags]}})
+        self._add_chart("Multiline", tags, category, title)
 
     def add_custom_scalars_marginchart(
         self, tags: list[str], category: str = "default", title: str = "untitled"
@@ -562,7 +562,13 @@ class SummaryWriter:
 
             >>> sw.add_custom_scalars_marginchart(["acc", "acc_low", "acc_high"], title="acc")   # doctest: +SKIP
         """
-        self.add_custom_scalars({category: {title: ["Margin", tags]}})
+        self._add_chart("Margin", tags, category, title)
+
+    def _add_chart(self, kind: str, tags: Any, category: Any, title: Any) -> None:
+        for what, text in (("category", category), ("title", title)):
+            if not isinstance(text, str):
+                raise TypeError(f"chart {what} must be a str; got {type(text).__name__}: {text!r:.80}")
+        self.add_custom_scalars({category: {title: [kind, tags]}})
 
     def add_figure(
         self,

@@ -153,6 +153,45 @@ def test_add_pr_curve(hostile, tag, labels, predictions, thresholds, step):
 
 
 @SETTINGS
+@given(
+    tag=tags,
+    counts=st.lists(values, min_size=6, max_size=6),
+    thresholds=st.one_of(st.none(), st.integers(-2, 9)),
+    step=steps,
+)
+def test_add_pr_curve_raw(hostile, tag, counts, thresholds, step):
+    writer = hostile[2]
+    _attempt(writer.add_pr_curve_raw, tag, *counts, global_step=step, num_thresholds=thresholds)
+    _still_usable(writer)
+
+
+@SETTINGS
+@given(tag=tags, figure=st.one_of(values, tags), step=steps)
+def test_add_figure(hostile, tag, figure, step):
+    writer = hostile[2]
+    _attempt(writer.add_figure, tag, figure, step)
+    _still_usable(writer)
+
+
+@SETTINGS
+@given(chart=st.one_of(st.lists(tags, max_size=4), tags, values), category=tags, title=tags)
+def test_add_custom_scalar_charts(hostile, chart, category, title):
+    writer = hostile[2]
+    _attempt(writer.add_custom_scalars_multilinechart, chart, category, title)
+    _attempt(writer.add_custom_scalars_marginchart, chart, category, title)
+    _still_usable(writer)
+
+
+def test_every_public_add_method_is_driven_here():
+    driven = set()
+    for name, function in globals().items():
+        if name.startswith("test_") and callable(function):
+            source = inspect.getsource(function)
+            driven |= {m for m in dir(SummaryWriter) if m.startswith("add_") and f"writer.{m}," in source}
+    assert driven == {m for m in dir(SummaryWriter) if m.startswith("add_")}
+
+
+@SETTINGS
 @given(tag=tags, embedding=values, labels=st.one_of(st.none(), st.lists(tags, max_size=4), values), step=steps)
 def test_add_embedding(hostile, tag, embedding, labels, step):
     writer = hostile[2]
