@@ -49,6 +49,7 @@ _log = logging.getLogger("mxnet_tb")
 DEFAULT_MAX_QUEUE = 1024
 MAX_PENDING_BYTES = 32 * 1024 * 1024
 EXIT_TIMEOUT_SECS = 5.0
+MAX_WAIT_SECS = 3600.0  # the writer thread re-checks its deadline at least this often
 
 _file_counter = itertools.count()  # per process: two writers in one second never pick the same name
 _live_writers: weakref.WeakSet[EventFileWriter] = weakref.WeakSet()
@@ -224,7 +225,7 @@ class EventFileWriter:
                     remaining = next_flush - time.monotonic()
                     if remaining <= 0:
                         break
-                    self._wake.wait(remaining)
+                    self._wake.wait(min(remaining, MAX_WAIT_SECS))  # huge flush_secs must not overflow
                 if self._closed:
                     return
             try:

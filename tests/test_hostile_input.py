@@ -76,6 +76,16 @@ values = st.one_of(
 )
 
 
+anything = st.one_of(
+    st.integers(-3, 3),
+    st.floats(),
+    st.text(max_size=6),
+    st.none(),
+    st.booleans(),
+    st.lists(st.text(max_size=4), max_size=3),
+)
+
+
 @pytest.fixture(scope="module")
 def hostile(tmp_path_factory):
     root = tmp_path_factory.mktemp("hostile")
@@ -87,7 +97,7 @@ def hostile(tmp_path_factory):
 
 def _attempt(call, *args, **kwargs):
     """Call; only TypeError/ValueError may escape, and their message must name one of the call's arguments."""
-    parameters = set(inspect.signature(call).parameters)
+    parameters = set(inspect.signature(call).parameters) | set(kwargs)
     names = parameters | {p.split("_")[0] for p in parameters} | {"tag", "value", "step", "run", "name", "bins"}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", StepOrderWarning)
@@ -182,6 +192,23 @@ def test_add_custom_scalar_charts(hostile, chart, category, title):
     _still_usable(writer)
 
 
+@SETTINGS
+@given(
+    kwargs=st.dictionaries(
+        st.sampled_from(["max_queue", "flush_secs", "filename_suffix", "verbose", "strict", "purge_step", "dist_mode"]),
+        st.one_of(anything, tags),
+    )
+)
+def test_init_and_writer_options(hostile, kwargs):
+    root = hostile[0]
+    _attempt(tb.init, str(root / "logs" / "init"), **kwargs)
+    _attempt(SummaryWriter, str(root / "logs" / "direct"), **{k: v for k, v in kwargs.items() if k != "dist_mode"})
+    writer = tb.default_writer()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", StepOrderWarning)
+        writer.add_scalar("still/usable", 1.0)
+
+
 def test_every_public_add_method_is_driven_here():
     driven = set()
     for name, function in globals().items():
@@ -224,16 +251,6 @@ def test_add_graph(hostile, net):
     writer = hostile[2]
     _attempt(writer.add_graph, net)
     _still_usable(writer)
-
-
-anything = st.one_of(
-    st.integers(-3, 3),
-    st.floats(),
-    st.text(max_size=6),
-    st.none(),
-    st.booleans(),
-    st.lists(st.text(max_size=4), max_size=3),
-)
 
 
 @SETTINGS
