@@ -119,3 +119,10 @@ def to_walltime(value: Any, *, name: str = "walltime") -> float:
     if not math.isfinite(seconds) or seconds < 0:
         raise ValueError(f"{name} must be a finite number of seconds since the epoch; got {value!r}")
     return seconds
+
+
+def to_count(value: Any, *, name: str) -> int:
+    """A whole number >= 1 (an interval, a frequency); bools and floats are refused."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{name} must be an int >= 1; got {value!r}")
+    return int(value)

@@ -22,10 +22,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
-
 from ._clock import calling_module, clock_of
-from ._convert import to_numpy
+from ._convert import to_count, to_numpy
 from ._default import default_writer, resolve_writer
 from ._distributed import logs_here
 from ._names import clean_tag
@@ -36,12 +34,6 @@ from .writer import SummaryWriter
 __all__ = ["params", "scalars", "validation"]
 
 LAYOUTS = ("tags", "runs")
-
-
-def _positive_int(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be an int >= 1; got {value!r}")
-    return int(value)
 
 
 def _check_layout(layout: Any) -> str:
@@ -171,7 +163,7 @@ def scalars(
 
         >>> mod.fit(train_iter, num_epoch=10, batch_end_callback=tb.scalars(frequent=10))   # doctest: +SKIP
     """
-    frequent = _positive_int(frequent, "frequent")
+    frequent = to_count(frequent, name="frequent")
     series = _Series(resolve_writer(writer), clean_tag(prefix, name="prefix"), _check_layout(layout))
     if not isinstance(auto_reset, bool):
         raise TypeError(f"auto_reset must be a bool; got {auto_reset!r}")
@@ -255,7 +247,7 @@ def params(
 
         >>> mod.fit(train_iter, num_epoch=10, epoch_end_callback=tb.params(every=2))   # doctest: +SKIP
     """
-    every = _positive_int(every, "every")
+    every = to_count(every, name="every")
     stats = check_stats(stats)
     if not isinstance(histograms, bool):
         raise TypeError(f"histograms must be a bool; got {histograms!r}")

@@ -16,6 +16,7 @@ import numpy as np
 from tensorboard.compat.proto import summary_pb2
 
 from .._clock import StepClock, calling_module, clock_of
+from .._convert import to_count
 from .._default import default_writer, resolve_writer
 from .._distributed import logs_here
 from .._names import clean_tag
@@ -33,12 +34,6 @@ NONFINITE_POLICIES = ("log", "raise")
 
 class NonFiniteError(FloatingPointError):
     """A monitored tensor held NaN or Inf and the monitor was asked to stop training (``on_nonfinite='raise'``)."""
-
-
-def _positive_int(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be an int >= 1; got {value!r}")
-    return int(value)
 
 
 class TensorMonitor(mx.monitor.Monitor):
@@ -59,7 +54,7 @@ class TensorMonitor(mx.monitor.Monitor):
         reduce: str = "auto",
         on_nonfinite: str = "log",
     ) -> None:
-        interval = _positive_int(interval, "interval")
+        interval = to_count(interval, name="interval")
         if not isinstance(pattern, str):
             raise TypeError(f"pattern must be a regular expression string; got {pattern!r:.80}")
         try:
