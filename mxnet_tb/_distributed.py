@@ -31,6 +31,7 @@ __all__ = [
     "MODE_ENV",
     "RankUnknownError",
     "check_mode",
+    "distributed_kvstore",
     "kvstore_of",
     "logdir_for",
     "logs_here",
@@ -41,6 +42,7 @@ __all__ = [
     "rank_known",
     "role",
     "set_mode",
+    "updates_on_servers",
 ]
 
 MODE_ENV = "MXNET_TB_DIST_MODE"
@@ -138,6 +140,23 @@ def kvstore_of(source: Any) -> Any:
     return kvstore
 
 
+def distributed_kvstore(source: Any) -> Any:
+    """``source``'s kvstore (see ``kvstore_of``) if it is distributed (``dist_sync``, ``dist_async``), else None."""
+    kvstore = kvstore_of(source)
+    return kvstore if kvstore is not None and "dist" in str(getattr(kvstore, "type", "")) else None
+
+
+def updates_on_servers(module: Any) -> bool:
+    """Whether ``module`` trains with a distributed kvstore whose servers run the optimizer (``update_on_kvstore``).
+
+    Then the worker's own optimizer never steps, and after ``update()`` its gradient arrays hold the pulled weights.
+    """
+    if distributed_kvstore(module) is None:
+        return False
+    owner = module if hasattr(module, "_update_on_kvstore") else getattr(module, "_curr_module", None)
+    return bool(getattr(owner, "_update_on_kvstore", True))
+
+
 def observe(source: Any) -> None:
     """Learn this worker's rank and the worker count from ``source``'s distributed kvstore, if it has one.
 
@@ -150,8 +169,8 @@ def observe(source: Any) -> None:
     global _known_rank, _known_count, _logs
     if _known_rank is not None or source is None:
         return
-    kvstore = kvstore_of(source)
-    if kvstore is None or "dist" not in str(getattr(kvstore, "type", "")):
+    kvstore = distributed_kvstore(source)
+    if kvstore is None:
         return
     index, count = kvstore.rank, kvstore.num_workers
     if isinstance(index, bool) or not isinstance(index, int) or not isinstance(count, int) or not 0 <= index < count:

@@ -25,7 +25,7 @@ from typing import Any
 from ._clock import calling_module, clock_of
 from ._convert import to_count, to_numpy
 from ._default import default_writer, resolve_writer
-from ._distributed import logs_here
+from ._distributed import logs_here, updates_on_servers
 from ._names import clean_tag
 from ._parameters import log_parameters
 from ._stats import check_stats
@@ -126,9 +126,7 @@ class _LearningRate:
         optimizer = getattr(module, "_optimizer", None)
         if optimizer is None:
             return None
-        kvstore = getattr(module, "_kvstore", None)
-        remote = getattr(module, "_update_on_kvstore", False) and "dist" in str(getattr(kvstore, "type", ""))
-        if optimizer.lr_scheduler is None or not remote:
+        if optimizer.lr_scheduler is None or not updates_on_servers(module):
             return float(optimizer.learning_rate)
         if self._scheduler is None:
             self._scheduler = copy.deepcopy(optimizer.lr_scheduler)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from .._distributed import kvstore_of
+from .._distributed import distributed_kvstore, updates_on_servers
 from ..writer import SummaryWriter
 from ._base import TensorMonitor
 from ._hooks import module_hooks_of
@@ -96,8 +96,4 @@ def _sums_after_update(module: Any) -> bool:
     ``update_on_kvstore=True`` the servers update the weights and the pull overwrites the gradient arrays with
     them, so gradients are read at the backward pass, where they are this worker's own.
     """
-    kvstore = kvstore_of(module)
-    if kvstore is None or "dist" not in str(getattr(kvstore, "type", "")):
-        return False
-    owner = module if hasattr(module, "_update_on_kvstore") else getattr(module, "_curr_module", None)
-    return not getattr(owner, "_update_on_kvstore", True)
+    return distributed_kvstore(module) is not None and not updates_on_servers(module)
