@@ -119,6 +119,7 @@ class _NoWriter(SummaryWriter):
 
     def __init__(self, logdir: str) -> None:  # no SummaryWriter.__init__: that creates the log directory
         self._logdir = logdir
+        self._runs = {}  # no event files: dropped_events is 0
 
     def get_logdir(self) -> str:
         """The log directory the job logs to (this process writes nothing there)."""

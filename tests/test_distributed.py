@@ -376,6 +376,7 @@ def test_the_writer_that_writes_nothing_accepts_every_writing_method(dist_env, t
         assert getattr(writer, name)("tag", object(), bogus=True) is None, name
     with writer:
         pass
+    assert writer.get_logdir() == str(tmp_path / "logs") and writer.dropped_events == 0
     assert os.listdir(tmp_path) == []
 
 
