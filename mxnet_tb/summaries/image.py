@@ -195,14 +195,28 @@ def _chw_to_pillow(image: np.ndarray) -> np.ndarray:
 def _tile(batch: np.ndarray, nrow: int, padding: int, pad_value: Any, square_image: bool) -> np.ndarray:
     """Tile an ``(N, C, H, W)`` batch into one ``(C, H', W')`` image, ``nrow`` images per row."""
     count, channels, height, width = batch.shape
-    per_row = math.ceil(math.sqrt(count)) if square_image else min(nrow, count)
-    rows = per_row if square_image else math.ceil(count / per_row)
+    per_row, rows = _layout(count, nrow, square_image)
     cell_h, cell_w = height + padding, width + padding
     grid = np.full((channels, rows * cell_h + padding, per_row * cell_w + padding), pad_value, dtype=batch.dtype)
     for index in range(count):
         top, left = (index // per_row) * cell_h + padding, (index % per_row) * cell_w + padding
         grid[:, top : top + height, left : left + width] = batch[index]
     return grid
+
+
+def _check_options(
+    nrow: Any,
+    padding: Any,
+    square_image: Any,
+    normalize: Any,
+    norm_range: Any,
+    scale_each: Any,
+    pad_value: Any,
+    name: str,
+) -> tuple[tuple[float, float] | None, float]:
+    """Every grid and normalisation option checked; returns the norm range and the pad value as a float."""
+    _check_grid_options(nrow, padding, square_image, name)
+    return _check_norm_options(normalize, norm_range, scale_each, name), to_float(pad_value, name="pad_value")
 
 
 def _check_grid_options(nrow: Any, padding: Any, square_image: Any, name: str) -> None:
@@ -223,9 +237,14 @@ def _check_pixels(shape: tuple[int, ...], name: str) -> None:
         )
 
 
-def _grid_shape(count: int, height: int, width: int, nrow: int, padding: int, square: bool) -> tuple[int, int]:
+def _layout(count: int, nrow: int, square: bool) -> tuple[int, int]:
+    """Images per row and rows of a grid of ``count`` images."""
     per_row = math.ceil(math.sqrt(count)) if square else min(nrow, count)
-    rows = per_row if square else math.ceil(count / per_row)
+    return per_row, per_row if square else math.ceil(count / per_row)
+
+
+def _grid_shape(count: int, height: int, width: int, nrow: int, padding: int, square: bool) -> tuple[int, int]:
+    per_row, rows = _layout(count, nrow, square)
     return rows * (height + padding) + padding, per_row * (width + padding) + padding
 
 
@@ -266,9 +285,7 @@ def make_image_grid(
     if array.ndim not in (2, 3, 4):
         raise ValueError(f"{name} must be HW, CHW or NCHW; got shape {array.shape}")
     batch, _ = to_nchw(array, "CHW", name=name)
-    _check_grid_options(nrow, padding, square_image, name)
-    range_ = _check_norm_options(normalize, norm_range, scale_each, name)
-    fill = to_float(pad_value, name="pad_value")
+    range_, fill = _check_options(nrow, padding, square_image, normalize, norm_range, scale_each, pad_value, name)
     if normalize:
         batch = _to_unit_float(batch, range_, bool(scale_each), name)
     elif batch.dtype == np.uint8 and not 0 <= fill <= 255:
@@ -295,9 +312,7 @@ def image_to_hwc(
     """
     _check_dtype(array, name)
     batch, is_batch = to_nchw(array, dataformats, name=name)
-    _check_grid_options(nrow, padding, square_image, name)
-    range_ = _check_norm_options(normalize, norm_range, scale_each, name)
-    fill = to_float(pad_value, name="pad_value")
+    range_, fill = _check_options(nrow, padding, square_image, normalize, norm_range, scale_each, pad_value, name)
     count, _, height, width = batch.shape
     if is_batch:
         _check_pixels(_grid_shape(count, height, width, int(nrow), int(padding), bool(square_image)), name)
