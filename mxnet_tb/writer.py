@@ -691,12 +691,7 @@ class SummaryWriter:
     # -- internals ----------------------------------------------------------------------------------------
 
     def _write_value(self, run: str, value: Any, global_step: Any, walltime: Any) -> None:
-        wall = time.time() if walltime is None else to_walltime(walltime)
-        with self._lock:
-            writer = self._run(run)
-            step = self._step(run, value.tag, global_step)
-            writer.write(frame(summary_event([value], step, wall)))
-            self._last_steps[(run, value.tag)] = step
+        self._write_values(run, [value], global_step, walltime)
 
     def _write_value_later(
         self, run: str, tag: str, build: Callable[[], Any], size: int, global_step: Any, walltime: Any
