@@ -18,22 +18,31 @@ The monitors import MXNet when first used; ``import mxnet_tb`` alone does not.
 
 from typing import Any
 
-from ._default import default_writer, init
-from ._event_file import EventWriteError, WriterClosedError
+from ._training.default import default_writer, init
 from ._version import __version__
-from ._warnings import EventWriteWarning, StepOrderWarning
 from .callbacks import params, scalars, validation
+from .errors import (
+    EncodeError,
+    EventWriteError,
+    EventWriteWarning,
+    NonFiniteError,
+    RankUnknownError,
+    StepOrderWarning,
+    WriterClosedError,
+)
 from .summaries.image import make_image_grid
 from .writer import SummaryWriter
 
-_MONITORS = ("ActivationMonitor", "GradMonitor", "NonFiniteError", "WeightMonitor")
+_MONITORS = ("ActivationMonitor", "GradMonitor", "WeightMonitor")
 
 __all__ = [
     "ActivationMonitor",
+    "EncodeError",
     "EventWriteError",
     "EventWriteWarning",
     "GradMonitor",
     "NonFiniteError",
+    "RankUnknownError",
     "StepOrderWarning",
     "SummaryWriter",
     "WeightMonitor",

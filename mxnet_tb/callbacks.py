@@ -22,13 +22,13 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ._clock import calling_module, clock_of
-from ._convert import to_count, to_numpy
-from ._default import default_writer, resolve_writer
-from ._distributed import logs_here, updates_on_servers
-from ._names import clean_tag
-from ._parameters import log_parameters
-from ._stats import check_stats
+from ._training.clock import calling_module, clock_of
+from ._training.default import default_writer, resolve_writer
+from ._training.distributed import logs_here, updates_on_servers
+from ._training.parameters import log_parameters
+from ._training.stats import check_stats
+from ._values.convert import to_count, to_numpy
+from ._values.names import clean_tag
 from .writer import SummaryWriter
 
 __all__ = ["params", "scalars", "validation"]

@@ -17,14 +17,14 @@ from typing import Any
 import numpy as np
 from tensorboard.compat.proto import summary_pb2
 
-from ._convert import MAX_STEP, to_float, to_numpy, to_step, to_walltime
-from ._encode import graph_event, scalar_event, scalar_value_prefix, summary_event
-from ._event_file import DEFAULT_MAX_QUEUE, EventFileWriter, WriterClosedError
-from ._names import clean_tag, path_tag, run_dir
-from ._projector import embedding_dir, write_embedding
-from ._purge import purge_run, session_start_event
-from ._record import frame
-from ._warnings import StepOrderWarning, warn_user
+from ._io.encode import graph_event, scalar_event, scalar_value_prefix, summary_event
+from ._io.event_file import DEFAULT_MAX_QUEUE, EventFileWriter
+from ._io.projector import embedding_dir, write_embedding
+from ._io.purge import purge_run, session_start_event
+from ._io.record import frame
+from ._values.convert import MAX_STEP, to_float, to_numpy, to_step, to_walltime
+from ._values.names import clean_tag, path_tag, run_dir
+from .errors import StepOrderWarning, WriterClosedError, warn_user
 from .summaries.audio import audio_value
 from .summaries.custom_scalars import Layout, check_layout, layout_value, merge_layouts
 from .summaries.embedding import check_embedding, embedding_info, metadata_tsv, sprite_png, tensor_file

@@ -19,8 +19,9 @@ import numpy as np
 import pytest
 
 import mxnet_tb as tb
-from mxnet_tb import _default, _distributed
-from mxnet_tb.monitors._hooks import hooks_of
+from mxnet_tb._training import default as _default
+from mxnet_tb._training import distributed as _distributed
+from mxnet_tb._training.hooks import hooks_of
 
 from . import mxnet_models as models
 from .readback import accumulate, event_files, load_events, scalars
@@ -284,7 +285,7 @@ def test_servers_and_schedulers_create_no_directory_and_no_file(dist_env, tmp_pa
 def test_per_worker_mode_waits_for_the_rank_and_logs_to_worker_rank(dist_env, tmp_path):
     _worker(dist_env)
     assert tb.init(logdir=str(tmp_path), flush_secs=5) is None  # the rank comes with the kvstore
-    with pytest.raises(_distributed.RankUnknownError, match=r"rank of this worker .* is not known yet"):
+    with pytest.raises(tb.RankUnknownError, match=r"rank of this worker .* is not known yet"):
         tb.default_writer()
     assert os.listdir(tmp_path) == []
     _distributed.observe(types.SimpleNamespace(_kvstore=DistKVStore(rank=1)))  # a module whose kvstore exists
@@ -363,7 +364,7 @@ def test_rank0_mode_other_workers_log_nothing_and_unhook_their_monitors(dist_env
 def test_rank0_mode_needs_the_rank(dist_env):
     _worker(dist_env)
     tb.init(logdir="unused", dist_mode="rank0")
-    with pytest.raises(_distributed.RankUnknownError, match="'rank0' mode needs it"):
+    with pytest.raises(tb.RankUnknownError, match="'rank0' mode needs it"):
         tb.scalars()(_batch_end())
 
 

@@ -196,7 +196,7 @@ def test_metadata_tsv_escapes_what_would_break_lines():
 
 
 def test_a_failed_write_leaves_no_files_and_no_config_entry(logdir, monkeypatch):
-    from mxnet_tb import _projector
+    from mxnet_tb._io import projector as _projector
 
     with SummaryWriter(logdir) as sw:
         sw.add_embedding("kept", np.ones((2, 2)))

@@ -3,7 +3,7 @@ import math
 import pytest
 from tensorboard.compat.proto import event_pb2, summary_pb2
 
-from mxnet_tb._encode import scalar_event, scalar_value_prefix
+from mxnet_tb._io.encode import scalar_event, scalar_value_prefix
 
 
 def _proto_path(tag, value, step, walltime):

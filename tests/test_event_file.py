@@ -10,8 +10,9 @@ import time
 
 import pytest
 
-from mxnet_tb import SummaryWriter, _event_file
-from mxnet_tb._event_file import EventFileWriter
+from mxnet_tb import SummaryWriter
+from mxnet_tb._io import event_file as _event_file
+from mxnet_tb._io.event_file import EventFileWriter
 
 from .readback import event_files, scalars, summary_events
 
@@ -244,8 +245,8 @@ def test_deferred_records_keep_their_place_and_a_failed_one_is_reported(logdir):
     from concurrent.futures import Future
 
     from mxnet_tb import EventWriteWarning
-    from mxnet_tb._encode import scalar_event, scalar_value_prefix
-    from mxnet_tb._record import frame
+    from mxnet_tb._io.encode import scalar_event, scalar_value_prefix
+    from mxnet_tb._io.record import frame
 
     writer = EventFileWriter(logdir, flush_secs=3600)
     late, broken = Future(), Future()

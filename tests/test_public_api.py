@@ -5,7 +5,9 @@ import sys
 import mxnet_tb
 
 EXPECTED = {
+    "EncodeError",
     "EventWriteError",
+    "RankUnknownError",
     "EventWriteWarning",
     "StepOrderWarning",
     "SummaryWriter",

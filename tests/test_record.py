@@ -6,7 +6,7 @@ from tensorboard.compat.proto import event_pb2
 from tensorboard.compat.tensorflow_stub import errors, pywrap_tensorflow
 
 from mxnet_tb import SummaryWriter
-from mxnet_tb._record import frame, masked_crc32c
+from mxnet_tb._io.record import frame, masked_crc32c
 
 from .readback import event_files, load_events
 

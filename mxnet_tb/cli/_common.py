@@ -10,8 +10,8 @@ import sys
 from collections.abc import Iterable, Iterator
 from typing import Any, TypeVar
 
-from .._default import LOGDIR_ENV
-from .._names import run_dir
+from .._training.default import LOGDIR_ENV
+from .._values.names import run_dir
 
 __all__ = [
     "CommandError",

@@ -147,7 +147,7 @@ class _Logger:
         self.points += 1
 
     def epoch(self, epoch: int, groups: dict[str, dict[str, np.ndarray]]) -> None:
-        from .._parameters import log_parameters
+        from .._training.parameters import log_parameters
 
         tags = log_parameters(self.writer, groups, epoch, stats=STATS, filters_of=self.symbol)
         self.tags.update(tags)

@@ -3,9 +3,9 @@
 Importing this package imports MXNet; ``mxnet_tb`` itself loads it only when a monitor is first used.
 """
 
-from ._base import NonFiniteError, TensorMonitor
+from ._base import TensorMonitor
 from .activation import ActivationMonitor
 from .grad import GradMonitor
 from .weight import WeightMonitor
 
-__all__ = ["ActivationMonitor", "GradMonitor", "NonFiniteError", "TensorMonitor", "WeightMonitor"]
+__all__ = ["ActivationMonitor", "GradMonitor", "TensorMonitor", "WeightMonitor"]

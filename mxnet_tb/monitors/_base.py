@@ -15,25 +15,23 @@ import mxnet as mx
 import numpy as np
 from tensorboard.compat.proto import summary_pb2
 
-from .._clock import StepClock, calling_module, clock_of
-from .._convert import to_count
-from .._default import default_writer, resolve_writer
-from .._distributed import logs_here
-from .._names import clean_tag
-from .._stats import check_stats, device_histogram, device_stats, host_stats
+from .._training.clock import StepClock, calling_module, clock_of
+from .._training.default import default_writer, resolve_writer
+from .._training.distributed import logs_here
+from .._training.hooks import executor_group, hooks_of
+from .._training.stats import check_stats, device_histogram, device_stats, host_stats
+from .._values.convert import to_count
+from .._values.names import clean_tag
+from ..errors import NonFiniteError
 from ..summaries.histogram import counts_proto
 from ..writer import SummaryWriter
-from ._hooks import executor_group, hooks_of
 
-__all__ = ["NonFiniteError", "TensorMonitor"]
+__all__ = ["TensorMonitor"]
 
 REDUCE_MODES = ("auto", "host", "device")
 _HISTOGRAM_STATS = ("min", "max", "mean", "norm")  # what a histogram from device counts needs
 NONFINITE_POLICIES = ("log", "raise")
 
-
-class NonFiniteError(FloatingPointError):
-    """A monitored tensor held NaN or Inf and the monitor was asked to stop training (``on_nonfinite='raise'``)."""
 
 
 class TensorMonitor(mx.monitor.Monitor):

@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from .._distributed import distributed_kvstore, updates_on_servers
+from .._training.distributed import distributed_kvstore, updates_on_servers
+from .._training.hooks import module_hooks_of
 from ..writer import SummaryWriter
 from ._base import TensorMonitor
-from ._hooks import module_hooks_of
 
 __all__ = ["GradMonitor"]
 

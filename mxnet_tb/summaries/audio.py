@@ -22,7 +22,7 @@ import numpy as np
 from tensorboard.compat.proto import summary_pb2, tensor_pb2, tensor_shape_pb2, types_pb2
 from tensorboard.plugins.audio import metadata
 
-from .._convert import to_float
+from .._values.convert import to_float
 
 __all__ = ["MAX_CHANNELS", "audio_value", "encode_wav", "to_pcm16"]
 

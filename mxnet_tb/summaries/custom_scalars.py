@@ -18,7 +18,7 @@ from typing import Any
 from tensorboard.compat.proto import summary_pb2, tensor_pb2, tensor_shape_pb2, types_pb2
 from tensorboard.plugins.custom_scalar import layout_pb2, metadata
 
-from .._names import check_text
+from .._values.names import check_text
 
 __all__ = ["Layout", "check_layout", "layout_value", "merge_layouts"]
 

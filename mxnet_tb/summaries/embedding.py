@@ -1,6 +1,6 @@
 """Embeddings for TensorBoard's projector: the bytes of each file and the ``EmbeddingInfo`` that names them.
 
-Pure: arrays in, bytes and protos out; ``mxnet_tb._projector`` writes them. Files, relative to the run:
+Pure: arrays in, bytes and protos out; ``mxnet_tb._io.projector`` writes them. Files, relative to the run:
 
 - ``tensors.bytes``: the ``(N, D)`` embedding as raw float32 (``tensor_shape`` in the config). The projector
   tries a file as TSV first and falls back to raw float32 only when it is not valid UTF-8, so an embedding whose
@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 from tensorboard.plugins.projector.projector_config_pb2 import EmbeddingInfo
 
-from .._convert import to_labels, to_numpy
+from .._values.convert import to_labels, to_numpy
 from .image import _check_dtype, _to_uint8, encode_png
 
 __all__ = [

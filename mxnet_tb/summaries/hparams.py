@@ -23,8 +23,8 @@ from google.protobuf import struct_pb2
 from tensorboard.compat.proto import summary_pb2
 from tensorboard.plugins.hparams import api_pb2, metadata, plugin_data_pb2
 
-from .._convert import to_float
-from .._names import check_text
+from .._values.convert import to_float
+from .._values.names import check_text
 
 __all__ = ["check_hparams", "hparams_values"]
 

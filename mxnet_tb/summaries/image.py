@@ -34,7 +34,7 @@ import numpy as np
 from tensorboard.compat.proto import summary_pb2, tensor_pb2, tensor_shape_pb2, types_pb2
 from tensorboard.plugins.image import metadata
 
-from .._convert import to_float, to_numpy
+from .._values.convert import to_float, to_numpy
 
 __all__ = [
     "IMAGE_DTYPES",

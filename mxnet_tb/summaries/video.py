@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from .._convert import to_float
+from .._values.convert import to_float
 from .image import _check_dtype, _check_pixels, _tile, _to_uint8
 
 __all__ = ["encode_gif", "video_frames"]

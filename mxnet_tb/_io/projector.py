@@ -26,7 +26,7 @@ from google.protobuf import text_format
 from tensorboard.plugins.projector import metadata
 from tensorboard.plugins.projector.projector_config_pb2 import EmbeddingInfo, ProjectorConfig
 
-from ._names import path_tag, run_dir
+from .._values.names import path_tag, run_dir
 
 __all__ = ["EMBEDDINGS_DIR", "embedding_dir", "read_config", "write_embedding"]
 

@@ -38,11 +38,11 @@ import weakref
 from concurrent.futures import Future
 from typing import BinaryIO
 
-from ._encode import file_version_event
-from ._record import frame
-from ._warnings import EventWriteWarning, warn_user
+from ..errors import EventWriteError, EventWriteWarning, WriterClosedError, warn_user
+from .encode import file_version_event
+from .record import frame
 
-__all__ = ["DEFAULT_MAX_QUEUE", "EventFileWriter", "EventWriteError", "WriterClosedError"]
+__all__ = ["DEFAULT_MAX_QUEUE", "EventFileWriter"]
 
 _log = logging.getLogger("mxnet_tb")
 
@@ -53,17 +53,6 @@ MAX_WAIT_SECS = 3600.0  # the writer thread re-checks its deadline at least this
 
 _file_counter = itertools.count()  # per process: two writers in one second never pick the same name
 _live_writers: weakref.WeakSet[EventFileWriter] = weakref.WeakSet()
-
-
-class EventWriteError(OSError):
-    """Events could not be written to an event file; ``filename`` and ``errno`` say where and why.
-
-    Raised only by writers created with ``strict=True``; others warn with ``EventWriteWarning``.
-    """
-
-
-class WriterClosedError(RuntimeError):
-    """An event was logged after the writer was closed."""
 
 
 def _host_name() -> str:

@@ -26,10 +26,11 @@ import os
 import threading
 from typing import Any
 
+from ..errors import RankUnknownError
+
 __all__ = [
     "MODES",
     "MODE_ENV",
-    "RankUnknownError",
     "check_mode",
     "distributed_kvstore",
     "kvstore_of",
@@ -55,9 +56,6 @@ _known_rank: int | None = None  # this worker's rank and the job's worker count,
 _known_count: int | None = None
 _logs: bool | None = None  # the settled answer of logs_here(), so callbacks and monitors pay one global read
 
-
-class RankUnknownError(RuntimeError):
-    """Where this worker logs depends on its rank, and no distributed kvstore has told it yet."""
 
 
 def check_mode(value: Any, *, name: str = "dist_mode") -> str:

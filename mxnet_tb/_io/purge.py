@@ -23,7 +23,7 @@ import os
 from tensorboard.backend.event_processing.event_file_loader import RawEventFileLoader
 from tensorboard.compat.proto import event_pb2
 
-from ._record import frame
+from .record import frame
 
 __all__ = ["purge_run", "session_start_event"]
 

@@ -19,9 +19,9 @@ import socket
 import threading
 from typing import Any
 
-from . import _distributed
-from ._clock import calling_module
-from .writer import SummaryWriter
+from ..writer import SummaryWriter
+from . import distributed as _distributed
+from .clock import calling_module
 
 __all__ = ["LOGDIR_ENV", "default_writer", "init", "resolve_writer"]
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ._stats import host_stats
+from .stats import host_stats
 
 __all__ = ["first_layer_convolutions", "log_parameters"]
 

@@ -1,0 +1,74 @@
+"""Every exception and warning mxnet_tb raises, in one place; warnings point at the user's line.
+
+Example::
+
+    >>> try:                                             # doctest: +SKIP
+    ...     sw.add_scalar("loss", 0.5)
+    ... except tb.WriterClosedError:
+    ...     pass
+    >>> warn_user("tag 'loss' went back to step 3", StepOrderWarning)   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import warnings
+
+__all__ = [
+    "EncodeError",
+    "EventWriteError",
+    "EventWriteWarning",
+    "NonFiniteError",
+    "RankUnknownError",
+    "StepOrderWarning",
+    "WriterClosedError",
+    "warn_user",
+]
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+class EventWriteError(OSError):
+    """Events could not be written to an event file; ``filename`` and ``errno`` say where and why.
+
+    Raised only by writers created with ``strict=True``; others warn with ``EventWriteWarning``.
+    """
+
+
+class EncodeError(ValueError):
+    """A value accepted by an ``add_*`` call could not be encoded on the background encoder (a PNG or GIF).
+
+    Not a disk failure: it is not counted in ``dropped_events`` and is raised (or warned) with its cause.
+    """
+
+
+class WriterClosedError(RuntimeError):
+    """An event was logged after the writer was closed."""
+
+
+class RankUnknownError(RuntimeError):
+    """Where this worker logs depends on its rank, and no distributed kvstore has told it yet."""
+
+
+class NonFiniteError(FloatingPointError):
+    """A monitored tensor held NaN or Inf and the monitor was asked to stop training (``on_nonfinite='raise'``)."""
+
+
+class StepOrderWarning(UserWarning):
+    """A tag was logged at a step not above one it already has; TensorBoard may hide the earlier points."""
+
+
+class EventWriteWarning(UserWarning):
+    """Events could not be written (disk full, directory gone, no permission) and were dropped.
+
+    Raised as ``EventWriteError`` instead when the writer was created with ``strict=True``.
+    """
+
+
+def warn_user(message: str, category: type[Warning]) -> None:
+    """``warnings.warn`` with the stack level of the first frame outside this package."""
+    frame, level = inspect.currentframe().f_back, 2  # level 1 would be this function
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE_DIR):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, category, stacklevel=level)
