@@ -54,7 +54,7 @@ class _Series:
 
     def log(self, name: str, value: float, step: int) -> None:
         if self._layout == "runs":
-            self.writer._add_run_scalar(self._prefix, name, value, step)
+            self.writer.run(self._prefix).add_scalar(name, value, step)
         else:
             self.writer.add_scalar(f"{self._prefix}/{name}", value, step)
 

@@ -6,6 +6,7 @@ to one ``EventFileWriter`` per run. It does nothing else.
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 import threading
@@ -30,7 +31,7 @@ from .summaries.custom_scalars import Layout, check_layout, layout_value, merge_
 from .summaries.embedding import check_embedding, embedding_info, metadata_tsv, sprite_png, tensor_file
 from .summaries.figure import figure_to_rgba
 from .summaries.graph import Shapes, graph_def
-from .summaries.histogram import Bins, histogram_value
+from .summaries.histogram import Bins, histogram_value, raw_histogram_value
 from .summaries.hparams import check_hparams, hparams_values
 from .summaries.image import image_tensor_value, image_to_hwc, image_value
 from .summaries.mesh import mesh_values
@@ -121,6 +122,9 @@ class SummaryWriter:
         self._verbose = bool(verbose)
         self._lock = threading.Lock()
         self._closed = False
+        self._root = self  # a child-run view (``run()``) shares the root's files, steps and lifetime
+        self._prefix = ""  # this view's run relative to the root's logdir ('' for the root)
+        self._views: dict[str, SummaryWriter] = {}
         self._runs: dict[str, EventFileWriter] = {}
         self._run("")
         self._last_steps: dict[tuple[str, str], int] = {}
@@ -148,7 +152,13 @@ class SummaryWriter:
             writer.flush()
 
     def close(self) -> None:
-        """Write everything, fsync and close every event file. Calling it again does nothing."""
+        """Write everything, fsync and close every event file. Calling it again does nothing.
+
+        On a child-run view (``run()``) it only flushes: the writer that made the view owns the files.
+        """
+        if self._root is not self:
+            self.flush()
+            return
         with self._lock:
             self._closed = True
             writers = list(self._runs.values())
@@ -160,6 +170,43 @@ class SummaryWriter:
                 errors.append(exc)
         if errors:
             raise errors[0]
+
+    def run(self, name: str) -> SummaryWriter:
+        """A writer for the sub-run ``<logdir>/<name>``, sharing this writer's thread, files, options and lifetime.
+
+        Keras-style layouts log the same tags into ``train`` and ``val`` runs so TensorBoard overlays them in
+        one chart. Every ``add_*`` method works on the view; steps are kept per (run, tag). ``name`` may have
+        several parts (``'val/fold1'``) but may not leave the log directory. Closing the view only flushes it.
+
+        Example::
+
+            >>> train, val = sw.run("train"), sw.run("val")   # doctest: +SKIP
+            >>> train.add_scalar("loss", 0.31, global_step=100)   # doctest: +SKIP
+            >>> val.add_scalar("loss", 0.35, global_step=100)     # doctest: +SKIP
+        """
+        if not isinstance(name, str) or not name.strip("/. "):
+            raise ValueError(f"run name must be a non-empty str naming a directory; got {name!r:.80}")
+        relative = self._run_name(name)
+        key = self._key(relative)
+        root = self._root
+        with self._lock:
+            if root._closed:
+                raise WriterClosedError("Cannot write to a SummaryWriter once it has been closed")
+            view = root._views.get(key)
+            if view is None:
+                view = copy.copy(root)
+                view._logdir = os.path.join(root._logdir, key)
+                view._prefix = key
+                view._embedding_steps = {}
+                view._custom_layout = {}
+                root._views[key] = view
+        return view
+
+    def _key(self, run: str) -> str:
+        """``run`` (relative to this view's directory) relative to the root writer's logdir; '' for the root."""
+        if not self._prefix:
+            return run
+        return os.path.normpath(os.path.join(self._prefix, run)) if run else self._prefix
 
     def __enter__(self) -> SummaryWriter:
         return self
@@ -209,7 +256,7 @@ class SummaryWriter:
             writer = self._run("")
             step = self._step("", cached[0], global_step)
             writer.write(frame(scalar_event(cached[1], number, step, wall)))
-            self._last_steps[("", cached[0])] = step
+            self._last_steps[(self._key(""), cached[0])] = step
 
     def add_scalars(
         self,
@@ -237,12 +284,6 @@ class SummaryWriter:
         ]
         self._write_scalars(tag, entries, global_step, walltime)
 
-    def _add_run_scalar(self, run: str, tag: str, value: Any, global_step: int | None = None) -> None:
-        """Log ``tag`` in the sub-run ``<logdir>/<run>``: for callbacks that lay train and val out as runs."""
-        tag = clean_tag(tag)
-        number = to_float(value, name=f"value for tag {tag!r}")
-        self._write_scalars(tag, [(self._run_name(run), number)], global_step, None)
-
     def _run_name(self, *names: str) -> str:
         """The sub-run ``<logdir>/<name1>/<name2>...`` relative to logdir; ValueError if it would leave it."""
         return os.path.relpath(run_dir(self._logdir, *names), os.path.realpath(self._logdir))
@@ -255,7 +296,7 @@ class SummaryWriter:
                 writer = self._run(run)
                 step = self._step(run, tag, global_step)
                 writer.write(frame(scalar_event(prefix, number, step, wall)))
-                self._last_steps[(run, tag)] = step
+                self._last_steps[(self._key(run), tag)] = step
 
     # -- other kinds --------------------------------------------------------------------------------------
 
@@ -280,6 +321,42 @@ class SummaryWriter:
         """
         clean = clean_tag(tag)
         value = histogram_value(clean, to_numpy(values, name=f"values for tag {clean!r}"), bins)
+        self._write_value("", value, global_step, walltime)
+
+    def add_histogram_raw(
+        self,
+        tag: str,
+        min: float,
+        max: float,
+        num: int,
+        sum: float,
+        sum_squares: float,
+        bucket_limits: Any,
+        bucket_counts: Any,
+        global_step: int | None = None,
+        walltime: float | None = None,
+    ) -> None:
+        """Log a histogram already counted elsewhere (on a GPU, in another process) under ``tag``.
+
+        ``bucket_counts[i]`` values fell in ``(bucket_limits[i-1], bucket_limits[i]]`` (the first bucket starts
+        at ``min``); ``bucket_limits`` must increase, counts be finite and >= 0, ``num`` the number of values.
+
+        Example::
+
+            >>> sw.add_histogram_raw("w", min=-1.0, max=1.0, num=4, sum=0.0, sum_squares=2.0,
+            ...                      bucket_limits=[0.0, 1.0], bucket_counts=[2, 2], global_step=3)  # doctest: +SKIP
+        """
+        clean = clean_tag(tag)
+        value = raw_histogram_value(
+            clean,
+            min,
+            max,
+            num,
+            sum,
+            sum_squares,
+            to_numpy(bucket_limits, name=f"bucket_limits for tag {clean!r}"),
+            to_numpy(bucket_counts, name=f"bucket_counts for tag {clean!r}"),
+        )
         self._write_value("", value, global_step, walltime)
 
     def add_image(
@@ -476,7 +553,7 @@ class SummaryWriter:
         info = embedding_info(
             f"{clean}:{step:05d}", embedding_dir(clean, step), tensor_name, data.shape, labels is not None, sprite_dim
         )
-        if self._closed:
+        if self._root._closed:
             raise WriterClosedError("Cannot write to a SummaryWriter once it has been closed")
         write_embedding(self._logdir, clean, step, files, info)
         with self._lock:
@@ -516,10 +593,10 @@ class SummaryWriter:
         wall = time.time() if walltime is None else to_walltime(walltime)
         start, end = hparams_values(hparam_dict, start_time=wall)
         with self._lock:
-            if run in self._hparams_runs:
+            if self._key(run) in self._hparams_runs:
                 where = f"run {run!r}" if run else "this writer's run"
                 raise ValueError(f"hparams were already logged for {where}; TensorBoard would show only the first")
-            self._hparams_runs.add(run)
+            self._hparams_runs.add(self._key(run))
         self._write_values(run, [start, end], global_step, wall)
         for metric in metrics:
             self._write_value(run, metric, global_step, wall)
@@ -652,7 +729,7 @@ class SummaryWriter:
             step = self._step(run, values[0].tag, global_step)
             writer.write(frame(summary_event(values, step, wall)))
             for value in values:
-                self._last_steps[(run, value.tag)] = step
+                self._last_steps[(self._key(run), value.tag)] = step
 
     def add_text(self, tag: str, text: str, global_step: int | None = None, walltime: float | None = None) -> None:
         """Log ``text`` (Markdown) under ``tag``; the TEXT tab shows it.
@@ -707,15 +784,16 @@ class SummaryWriter:
             step = self._step(run, tag, global_step)
             future = _encoders().submit(lambda: frame(summary_event([build()], step, wall)))
             writer.write(future, size=size)
-            self._last_steps[(run, tag)] = step
+            self._last_steps[(self._key(run), tag)] = step
 
     def _run(self, run: str) -> EventFileWriter:
         """The event writer of ``run`` (relative to logdir, '' for the writer's own); caller holds the lock."""
-        if self._closed:
+        if self._root._closed:
             raise WriterClosedError("Cannot write to a SummaryWriter once it has been closed")
+        run = self._key(run)
         writer = self._runs.get(run)
         if writer is None:
-            directory = os.path.join(self._logdir, run)
+            directory = os.path.join(self._root._logdir, run)
             writer = EventFileWriter(directory, **self._options)
             if self._purge_step is not None:  # a resumed run: hide what the crashed one logged from here on
                 removed = purge_run(directory, self._purge_step)
@@ -733,7 +811,7 @@ class SummaryWriter:
 
         The caller records the step in ``_last_steps`` once the event is queued, so a failed call uses none.
         """
-        key = (run, tag)
+        key = (self._key(run), tag)
         last = self._last_steps.get(key)
         if global_step is None:
             step = 0 if last is None else min(last + 1, MAX_STEP)

@@ -13,7 +13,6 @@ from typing import Any
 
 import mxnet as mx
 import numpy as np
-from tensorboard.compat.proto import summary_pb2
 
 from .._training.clock import StepClock, calling_module, clock_of
 from .._training.default import default_writer, resolve_writer
@@ -23,7 +22,6 @@ from .._training.stats import check_stats, device_histogram, device_stats, host_
 from .._values.convert import to_count
 from .._values.names import clean_tag
 from ..errors import NonFiniteError
-from ..summaries.histogram import counts_proto
 from ..writer import SummaryWriter
 
 __all__ = ["TensorMonitor"]
@@ -31,7 +29,6 @@ __all__ = ["TensorMonitor"]
 REDUCE_MODES = ("auto", "host", "device")
 _HISTOGRAM_STATS = ("min", "max", "mean", "norm")  # what a histogram from device counts needs
 NONFINITE_POLICIES = ("log", "raise")
-
 
 
 class TensorMonitor(mx.monitor.Monitor):
@@ -163,10 +160,17 @@ class TensorMonitor(mx.monitor.Monitor):
             tag = clean_tag(f"{self.kind}/hist/{name}")
             if on_device:  # bring back bucket counts, not the tensor
                 edges, counts = device_histogram(total, stats["min"], stats["max"])
-                proto = counts_proto(
-                    edges, counts, num=int(finite), total=stats["mean"] * finite, sum_squares=stats["norm"] ** 2
+                writer.add_histogram_raw(
+                    tag,
+                    float(edges[0]),
+                    float(edges[-1]),
+                    int(finite),
+                    stats["mean"] * finite,
+                    stats["norm"] ** 2,
+                    edges[1:],
+                    counts,
+                    step,
                 )
-                writer._write_value("", summary_pb2.Summary.Value(tag=tag, histo=proto), step, None)
             else:
                 writer.add_histogram(tag, total if not stats["nonfinite"] else total[np.isfinite(total)], step)
         return stats["nonfinite"]

@@ -30,7 +30,16 @@ from typing import Any, Union
 import numpy as np
 from tensorboard.compat.proto import summary_pb2
 
-__all__ = ["DEFAULT_BUCKET_LIMITS", "MAX_RULE_BINS", "Bins", "counts_proto", "histogram_proto", "histogram_value"]
+from .._values.convert import to_float
+
+__all__ = [
+    "DEFAULT_BUCKET_LIMITS",
+    "MAX_RULE_BINS",
+    "Bins",
+    "histogram_proto",
+    "histogram_value",
+    "raw_histogram_value",
+]
 
 Bins = Union[str, int, Sequence[float], np.ndarray]
 
@@ -303,27 +312,50 @@ def _proto(stats: _Stats, limits: np.ndarray, counts: np.ndarray) -> summary_pb2
     )
 
 
-def counts_proto(
-    edges: np.ndarray, counts: np.ndarray, *, num: int, total: float, sum_squares: float
-) -> summary_pb2.HistogramProto:
-    """A ``HistogramProto`` from bucket ``counts`` over ``edges`` counted elsewhere (e.g. on a GPU)."""
-    edges = np.asarray(edges, dtype=np.float64)
-    counts = np.asarray(counts, dtype=np.float64)
-    if edges.ndim != 1 or counts.shape != (edges.size - 1,) or not np.all(np.diff(edges) > 0):
-        raise ValueError(f"need increasing edges and one count per bucket; got {edges.shape} edges, {counts.shape}")
-    return summary_pb2.HistogramProto(
-        min=float(edges[0]),
-        max=float(edges[-1]),
-        num=num,
-        sum=total,
-        sum_squares=sum_squares,
-        bucket_limit=edges[1:].tolist(),
-        bucket=counts.tolist(),
-    )
-
-
 def histogram_value(tag: str, values: np.ndarray, bins: Bins = "default") -> summary_pb2.Summary.Value:
     """A ``Summary.Value`` holding the histogram of ``values`` under ``tag`` (histograms plugin)."""
     # The legacy ``histo`` field: TensorBoard migrates it to the histograms plugin on load, and older readers
     # (EventAccumulator.Histograms, tensorboardX tooling) read it directly.
     return summary_pb2.Summary.Value(tag=tag, histo=histogram_proto(values, bins, tag=tag))
+
+
+def raw_histogram_value(
+    tag: str,
+    low: Any,
+    high: Any,
+    num: Any,
+    total: Any,
+    sum_squares: Any,
+    limits: np.ndarray,
+    counts: np.ndarray,
+) -> summary_pb2.Summary.Value:
+    """A ``Summary.Value`` from bucket counts made elsewhere; every figure is checked, naming the tag."""
+    numbers = {}
+    for name, number in (("min", low), ("max", high), ("sum", total), ("sum_squares", sum_squares)):
+        numbers[name] = to_float(number, name=f"{name} of histogram {tag!r}")
+        if not np.isfinite(numbers[name]):
+            raise ValueError(f"{name} of histogram {tag!r} must be finite; got {number!r}")
+    if isinstance(num, bool) or not isinstance(num, (int, np.integer)) or num < 0:
+        raise ValueError(f"num of histogram {tag!r} must be an int >= 0; got {num!r:.80}")
+    if limits.ndim != 1 or counts.shape != limits.shape or limits.size == 0:
+        raise ValueError(
+            f"bucket_limits and bucket_counts of histogram {tag!r} must be 1-D of one equal, non-zero length; "
+            f"got shapes {limits.shape} and {counts.shape}"
+        )
+    limits, counts = limits.astype(np.float64), counts.astype(np.float64)
+    if not np.all(np.isfinite(counts)) or np.any(counts < 0):
+        raise ValueError(f"bucket_counts of histogram {tag!r} must be finite and >= 0")
+    if np.any(np.isnan(limits)) or not np.all(np.diff(limits) > 0):
+        raise ValueError(f"bucket_limits of histogram {tag!r} must increase strictly")
+    if numbers["min"] > numbers["max"]:
+        raise ValueError(f"min of histogram {tag!r} ({numbers['min']}) is above its max ({numbers['max']})")
+    proto = summary_pb2.HistogramProto(
+        min=numbers["min"],
+        max=numbers["max"],
+        num=int(num),
+        sum=numbers["sum"],
+        sum_squares=numbers["sum_squares"],
+        bucket_limit=limits.tolist(),
+        bucket=counts.tolist(),
+    )
+    return summary_pb2.Summary.Value(tag=tag, histo=proto)
