@@ -13,6 +13,8 @@ Anywhere (Gluon, NumPy)::
     >>> with SummaryWriter(logdir="./logs") as sw:                                   # doctest: +SKIP
     ...     sw.add_scalar("loss", 0.5, global_step=0)
 
+No edits at all: ``tb.autolog()`` (or ``mxnet-tb run -- train.py ARGS``) adds all of the above to every ``fit``.
+
 The monitors import MXNet when first used; ``import mxnet_tb`` alone does not.
 """
 
@@ -20,6 +22,7 @@ from typing import Any
 
 from ._training.default import default_writer, init
 from ._version import __version__
+from .autolog import autolog
 from .callbacks import params, scalars, validation
 from .errors import (
     EncodeError,
@@ -48,6 +51,7 @@ __all__ = [
     "WeightMonitor",
     "WriterClosedError",
     "__version__",
+    "autolog",
     "default_writer",
     "init",
     "make_image_grid",
