@@ -118,7 +118,7 @@ class _Session:
         self.finder: Any = None
 
     def enable(self) -> None:
-        self.fit.install()  # imports MXNet; before anything else changes, so a failure leaves nothing behind
+        self.fit.install()
         self.argv.install()
         self.finder = mxboard_alias.install()
 

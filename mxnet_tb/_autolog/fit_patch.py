@@ -18,6 +18,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from .after_import import ImportHook, when_imported
+
 __all__ = ["FitPatch", "with_callbacks"]
 
 _CALLBACK_ARGUMENTS = ("batch_end_callback", "eval_end_callback", "epoch_end_callback")
@@ -51,8 +53,13 @@ class FitPatch:
         self._session = session
         self._originals: dict[type, Callable[..., Any]] = {}
         self._depth = threading.local()
+        self._hook: ImportHook | None = None
 
     def install(self) -> None:
+        """Patch now if MXNet is imported, else when the script imports it (MXNet is never imported here)."""
+        self._hook = when_imported("mxnet", self._patch)
+
+    def _patch(self) -> None:
         import mxnet as mx
 
         classes = [mx.module.BaseModule, mx.mod.Module, mx.mod.BucketingModule, mx.mod.SequentialModule]
@@ -63,6 +70,9 @@ class FitPatch:
                 cls.fit = self._wrap(original)
 
     def uninstall(self) -> None:
+        if self._hook is not None:
+            self._hook.remove()
+            self._hook = None
         for cls, original in self._originals.items():
             cls.fit = original
         self._originals.clear()

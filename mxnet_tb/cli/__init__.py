@@ -1,7 +1,7 @@
 """The ``mxnet-tb`` command line: bring old MXNet runs, logs and checkpoints into TensorBoard.
 
 Subcommands (one module each): ``import-log`` (``import_log.py``, parsing in ``logparse.py``), ``checkpoint``,
-``graph``, ``serve``. Exit codes: 0 done, 1 failed, 2 usage error (bad argument, missing file).
+``graph``, ``serve``, ``run`` (``run.py``: an unchanged script under ``tb.autolog``). Exit codes: 0 done, 1 failed, 2 usage error (bad argument, missing file).
 
 Example::
 
@@ -16,7 +16,7 @@ import sys
 from collections.abc import Sequence
 
 from .._version import __version__
-from . import checkpoint, graph, import_log, serve
+from . import checkpoint, graph, import_log, run, serve
 from ._common import CommandError, UsageError
 
 __all__ = ["EXIT_FAILURE", "EXIT_OK", "EXIT_USAGE", "build_parser", "main"]
@@ -29,6 +29,7 @@ examples:
   mxnet-tb checkpoint models/resnet --epochs 1,5,10 --shape data=1,3,224,224 --logdir runs
   mxnet-tb graph models/resnet-symbol.json --shape data=1,3,224,224 --logdir runs
   mxnet-tb serve runs                                          # http://127.0.0.1:6006/
+  mxnet-tb run -- train_mnist.py --lr 0.05                     # an unchanged script, logged (tb.autolog)
 
 exit codes: 0 done, 1 failed, 2 usage error (bad argument, missing file)
 run 'mxnet-tb COMMAND --help' for a command's options
@@ -36,7 +37,7 @@ run 'mxnet-tb COMMAND --help' for a command's options
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The ``mxnet-tb`` argument parser with its four subcommands.
+    """The ``mxnet-tb`` argument parser with its subcommands.
 
     Example::
 
@@ -52,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"mxnet-tb {__version__}")
     subparsers = parser.add_subparsers(title="commands", dest="command", metavar="COMMAND")
     subparsers.required = True
-    for module in (import_log, checkpoint, graph, serve):
+    for module in (import_log, checkpoint, graph, serve, run):
         module.add_parser(subparsers)
     return parser
 
