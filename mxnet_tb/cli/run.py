@@ -47,7 +47,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "--logdir",
         default=None,
         metavar="DIR",
-        help="where the run's directory goes (default: $MXNET_TB_LOGDIR or 'runs')",
+        help="where the run directory goes (default: $MXNET_TB_LOGDIR or 'runs')",
     )
     parser.add_argument(
         "--grads",
