@@ -185,13 +185,15 @@ def test_import_log_reports_unparseable_lines_and_never_fails_on_them(tmp_path, 
 
     out, err = capsys.readouterr()
     assert out.splitlines() == [
-        f"{log} -> run 'exp/sgd': 5 tags, 9 points, 101 batches per epoch (learned); 8 lines, 1 unparseable, 1 other",
+        f"{log} -> run 'exp/sgd': 5 tags, 9 points, 101 batches per epoch (guessed); 8 lines, 1 unparseable, 1 other",
         f"imported 1 run, 5 tags, 9 points into {tmp_path / 'logs'}",
     ]
     assert err.splitlines() == [
         f"mxnet-tb: {log}:7: cannot parse '2016-11-02 10:00:04,000 Node[0] Epoch[1] Batch [50]\\tSpeed: "
-        "1700.00 samples/sec\\tTrain-accuracy=garbage'"
-    ]
+        "1700.00 samples/sec\\tTrain-accuracy=garbage'",
+        f"mxnet-tb: {log}: 101 batches per epoch is a guess (the largest batch index printed, plus one; too small if "
+        "the Speedometer skipped an epoch's last batches): pass --batches-per-epoch B to set it",
+    ]  # the arguments line has batch_size but no num_examples
     assert readback.scalars(tmp_path / "logs" / "exp" / "sgd", "train/accuracy")[-1] == (201, 0.75)
 
 

@@ -148,3 +148,76 @@ def test_given_batches_per_epoch_too_small_is_noted():
 def test_bad_batches_per_epoch_is_refused_with_its_value():
     with pytest.raises(ValueError, match="batches_per_epoch must be an int >= 1; got 0"):
         assign_steps(parse_lines([]), batches_per_epoch=0)
+
+
+# fit.py's first line and a Speedometer(frequent=4) that never prints batch 5 or 6 of 7 (100 examples, batch 16).
+FIT_PY_LOG = [
+    "2026-12-01 10:00:00,000 Node[0] start with arguments Namespace(batch_size=16, disp_batches=4, "
+    "kv_store='device', lr=0.1, model_prefix='model/digits', num_epochs=2, num_examples=100)",
+    "2026-12-01 10:00:01,000 Node[0] Epoch[0] Batch [0-4]\tSpeed: 100.00 samples/sec\taccuracy=0.500000",
+    "2026-12-01 10:00:02,000 Node[0] Epoch[0] Validation-accuracy=0.750000",
+    "2026-12-01 10:00:03,000 Node[0] Epoch[1] Batch [0-4]\tSpeed: 100.00 samples/sec\taccuracy=0.875000",
+    "2026-12-01 10:00:04,000 Node[0] Epoch[1] Validation-accuracy=1.000000",
+]
+
+
+def test_fit_py_arguments_line_gives_exact_batches_per_epoch():
+    log = parse_lines(FIT_PY_LOG)
+    assert log.ignored == 1 and log.malformed == []  # the arguments line is read, not imported
+    steps = assign_steps(log)
+    assert (steps.batches_per_epoch, steps.source, steps.notes) == (7, "arguments", [])  # ceil(100 / 16)
+    assert steps.points["train/accuracy"] == {4: 0.5, 11: 0.875}
+    assert steps.points["val/accuracy"] == {6: 0.75, 13: 1.0}
+
+
+def test_without_arguments_the_size_is_a_guess_and_says_which_option_fixes_it():
+    steps = assign_steps(parse_lines(FIT_PY_LOG[1:]))
+    assert (steps.batches_per_epoch, steps.source) == (5, "guessed")
+    assert steps.notes == [
+        "5 batches per epoch is a guess (the largest batch index printed, plus one; too small if the Speedometer "
+        "skipped an epoch's last batches): pass --batches-per-epoch B to set it"
+    ]
+
+
+def test_arguments_that_the_batch_lines_contradict_or_a_dist_kvstore_are_not_used():
+    wrong = FIT_PY_LOG[0].replace("num_examples=100", "num_examples=40")  # 3 batches, but batch 4 was printed
+    steps = assign_steps(parse_lines([wrong, *FIT_PY_LOG[1:]]))
+    assert (steps.batches_per_epoch, steps.source) == (5, "guessed")
+    assert steps.notes[0] == (
+        "line 2: batch index 4 of epoch 0 does not fit the 3 batches per epoch of line 1's num_examples=40, "
+        "batch_size=16"
+    )
+    dist = FIT_PY_LOG[0].replace("kv_store='device'", "kv_store='dist_sync'")
+    steps = assign_steps(parse_lines([dist, *FIT_PY_LOG[1:]]))
+    assert steps.source == "guessed" and "dist kvstore" in steps.notes[0]
+
+
+def test_a_tensor_printed_once_per_device_is_one_batch_not_a_restart():
+    # Monitor(3) on a module with two CPU contexts: every tensor twice per count (as MXNet 1.9.1 prints it).
+    lines = [
+        "Batch:       1 fc1_output                     0.25\t",
+        "Batch:       1 fc1_output                     0.75\t",
+        "Batch:       1 fc1_weight                     0.5\t",
+        "Batch:       1 fc1_weight                     0.5\t",
+        "Epoch[0] Batch [0-2]\tSpeed: 100.00 samples/sec\taccuracy=0.500000",
+        "Batch:       4 fc1_output                     1.25\t",
+        "Batch:       4 fc1_output                     1.5\t",
+        "Batch:       4 fc1_weight                     0.625\t",
+        "Batch:       4 fc1_weight                     0.625\t",
+        "Epoch[0] Batch [2-4]\tSpeed: 100.00 samples/sec\taccuracy=0.750000",
+        "Epoch[0] Validation-accuracy=0.800000",
+    ]
+    steps = assign_steps(parse_lines(lines), batches_per_epoch=6)
+    assert steps.points["monitor/fc1_output"] == {0: 0.25, 3: 1.25}  # the first device's value
+    assert steps.points["monitor/fc1_weight"] == {0: 0.5, 3: 0.625}
+    assert (steps.replaced, steps.duplicates) == (0, 4)
+    assert steps.notes == [
+        "4 monitor values were printed again for the same batch (one line per device); the first of each was kept"
+    ]
+
+
+def test_a_step_beyond_int64_is_noted_and_skipped_not_fatal():
+    lines = ["Epoch[0] Batch [1]\tSpeed: 1.00 samples/sec", f"Epoch[{2**62}] Batch [1]\tSpeed: 2.00 samples/sec"]
+    steps = assign_steps(parse_lines(lines), batches_per_epoch=4)
+    assert steps.points == {"train/samples_per_sec": {1: 1.0}}
+    assert steps.notes == [f"line 2: step {2**64 + 1} is beyond TensorBoard's int64 steps; skipped"]

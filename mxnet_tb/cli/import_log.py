@@ -22,6 +22,7 @@ from .logparse import ParsedLog, Steps, assign_steps, parse_lines
 __all__ = ["add_parser", "import_log", "run"]
 
 _SHOWN_MALFORMED = 3
+_SOURCES = {"arguments": "from the log's arguments"}  # how a Steps.source reads in the report
 _LOG_SUFFIXES = (".log", ".txt", ".out")
 
 EXAMPLES = """\
@@ -31,8 +32,10 @@ examples:
   mxnet-tb import-log logs/*.log --logdir runs         # one run per file
   mxnet-tb import-log train.log --batches-per-epoch 390
 
-steps: batch b of epoch e is at step e*B+b (B batches per epoch, learned from the log or given);
-epoch-level values (Train-*, Time cost, Validation-*) at the epoch's last batch, (e+1)*B-1.
+steps: batch b of epoch e is at step e*B+b (B batches per epoch: given, else from fit.py's
+'start with arguments Namespace(...)' line as ceil(num_examples/batch_size), else learned from monitor
+counts, else guessed); epoch-level values (Train-*, Time cost, Validation-*) at the epoch's last batch,
+(e+1)*B-1, where tb.validation logs them during training.
 """
 
 
@@ -76,7 +79,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         type=int,
         default=None,
         metavar="B",
-        help="batches per epoch (default: learned from the log's batch indices and monitor counts)",
+        help="batches per epoch (default: from the log's 'start with arguments' line, else learned from it)",
     )
     parser.set_defaults(handler=run)
     return parser
@@ -168,7 +171,7 @@ def _report(result: Imported) -> None:
     if steps.batches_per_epoch is None:
         how = "batches per epoch unknown"
     else:
-        how = f"{steps.batches_per_epoch} batches per epoch ({'learned' if steps.learned else 'given'})"
+        how = f"{steps.batches_per_epoch} batches per epoch ({_SOURCES.get(steps.source, steps.source)})"
     print(
         f"{result.path} -> run {result.run!r}: {result.tags} tags, {result.points} points, {how}; "
         f"{parsed.lines} lines, {len(parsed.malformed)} unparseable, {parsed.ignored} other"

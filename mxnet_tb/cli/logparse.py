@@ -24,6 +24,13 @@ index is below ``B``, and a monitor count seen during epoch ``e`` lies inside th
 line, epoch-level values use the epoch number as step. Several points for one tag and step (a log holding a
 restarted run, or old Speedometers printing one line per metric) keep the last one.
 
+Batches per epoch, in order of preference: given (``--batches-per-epoch``); from the arguments line
+``fit.py`` logs first (``start with arguments Namespace(..., batch_size=128, ..., num_examples=60000, ...)``:
+``ceil(num_examples / batch_size)``, as MXNet's padding iterators count); learned exactly from monitor counts;
+else guessed as the largest Speedometer index + 1, which is too small whenever an epoch's last batches are
+not printed (a note says so and names the option). A monitor that prints a tensor once per device (a module
+on several devices) prints it several times at one count: the first value is kept, not taken for a restart.
+
 Example::
 
     >>> log = parse_lines(["INFO:root:Epoch[0] Batch [0-2]\\tSpeed: 100.00 samples/sec\\taccuracy=0.5",
@@ -44,6 +51,7 @@ from dataclasses import dataclass, field
 __all__ = ["ParsedLog", "Record", "Steps", "assign_steps", "parse_lines"]
 
 BATCH, EPOCH, MONITOR = "batch", "epoch", "monitor"
+_MAX_STEP = 2**63 - 1
 
 _SPEEDOMETER = re.compile(
     r"(?:Epoch|Iter)\[(?P<epoch>\d+)\]\s*Batch\s*\[\s*(?:\d+\s*-\s*)?(?P<batch>\d+)\s*\]\s*"
@@ -57,6 +65,10 @@ _TIME_COST = re.compile(r"Epoch\[(?P<epoch>\d+)\]\s*Time cost=(?P<value>\S+)\s*$
 _MONITOR = re.compile(r"Batch:\s+(?P<count>\d+)\s+(?P<name>\S+)\s+(?P<value>.*?)\s*$")
 # Lines MXNet prints that carry no number to import.
 _KNOWN_OTHER = re.compile(r"Epoch\[\d+\]\s*(?:Resetting Data Iterator|Saved checkpoint)")
+# fit.py's first line, 'start with arguments Namespace(...)': the epoch length is in its options.
+_ARGUMENTS = re.compile(r"start with arguments Namespace\((?P<body>.*)\)")
+_ARGUMENT_INT = {name: re.compile(rf"(?<![\w.]){name}=(\d+)") for name in ("batch_size", "num_examples")}
+_DIST_KVSTORE = re.compile(r"(?<![\w.])kv_store='dist")
 # Lines that look like MXNet's but did not parse: counted as malformed, and shown.
 _LOOKS_LIKE_MXNET = re.compile(r"(?:Epoch|Iter)\[\d*|Batch:\s|Speed:")
 
@@ -86,17 +98,25 @@ class ParsedLog:
     lines: int = 0
     ignored: int = 0  # lines that are not MXNet training lines (arguments, warnings, ...)
     malformed: list[tuple[int, str]] = field(default_factory=list)  # (line number, text) of broken MXNet lines
+    arguments: list[tuple[int, dict[str, int], bool]] = field(default_factory=list)  # fit.py's options lines
 
 
 @dataclass
 class Steps:
-    """Points per tag (``{tag: {step: value}}``), the batches per epoch used, and notes for the user."""
+    """Points per tag (``{tag: {step: value}}``), the batches per epoch used, and notes for the user.
+
+    ``source`` says where the batches per epoch came from: ``'given'``, ``'arguments'`` (fit.py's options
+    line), ``'learned'`` (pinned down exactly by monitor counts), ``'guessed'`` (largest batch index + 1), or
+    None when there is no batch line.
+    """
 
     points: dict[str, dict[int, float]]
     batches_per_epoch: int | None
     learned: bool
     replaced: int = 0
     notes: list[str] = field(default_factory=list)
+    source: str | None = None
+    duplicates: int = 0  # monitor values printed again at one count (one per device); the first is kept
 
 
 def _metric_tag(prefix: str, name: str) -> str:
@@ -122,6 +142,8 @@ def parse_lines(lines: Iterable[str]) -> ParsedLog:
     for number, raw in enumerate(lines, 1):
         log.lines = number
         line = raw.rstrip("\r\n")
+        if "start with arguments" in line:
+            _read_arguments(log, line, number)
         try:
             found = _parse_line(line, number)
         except ValueError:
@@ -142,6 +164,35 @@ def parse_lines(lines: Iterable[str]) -> ParsedLog:
                 pending_monitor.clear()
             log.records.append(record)
     return log
+
+
+def _read_arguments(log: ParsedLog, line: str, number: int) -> None:
+    match = _ARGUMENTS.search(line)
+    if match:
+        found = {name: int(m[1]) for name, pattern in _ARGUMENT_INT.items() if (m := pattern.search(match["body"]))}
+        log.arguments.append((number, found, bool(_DIST_KVSTORE.search(match["body"]))))
+
+
+def _size_from_arguments(log: ParsedLog) -> tuple[int | None, list[str]]:
+    """``ceil(num_examples / batch_size)`` from the first options line that has both; notes on what is odd."""
+    for number, found, distributed in log.arguments:
+        if "batch_size" not in found or "num_examples" not in found or found["batch_size"] < 1:
+            continue
+        if distributed:
+            return None, [
+                f"line {number}: a dist kvstore splits num_examples among the workers, so the batches per "
+                "epoch of this worker are not known from its options"
+            ]
+        size = -(-found["num_examples"] // found["batch_size"])
+        too_big = [r for r in log.records if r.kind == BATCH and r.batch >= size]
+        if too_big:
+            r = too_big[0]
+            return None, [
+                f"line {r.line}: batch index {r.batch} of epoch {r.epoch} does not fit the {size} batches per epoch "
+                f"of line {number}'s num_examples={found['num_examples']}, batch_size={found['batch_size']}"
+            ]
+        return size, []
+    return None, []
 
 
 def _parse_line(line: str, number: int) -> list[Record] | None:
@@ -168,13 +219,16 @@ def _parse_line(line: str, number: int) -> list[Record] | None:
     return None
 
 
-def _learn_batches_per_epoch(records: list[Record], segments: list[int]) -> tuple[int | None, list[str]]:
-    """The smallest B with every Speedometer index < B and every monitor count inside its epoch."""
+def _learn_batches_per_epoch(
+    records: list[Record], segments: list[tuple[int, int]]
+) -> tuple[int | None, bool, list[str]]:
+    """The smallest B with every Speedometer index < B and every monitor count inside its epoch, and whether
+    the monitor counts allow no other."""
     low, high, notes = 0, math.inf, []
     for r in records:
         if r.kind == BATCH:
             low = max(low, r.batch + 1)
-    for r, first_epoch in zip((r for r in records if r.kind == MONITOR), segments):
+    for r, (_, first_epoch) in zip((r for r in records if r.kind == MONITOR), segments):
         if r.epoch is None or r.epoch < first_epoch:
             continue
         k, g = r.epoch - first_epoch, r.batch - 1  # epoch within the segment, step within the segment
@@ -182,34 +236,38 @@ def _learn_batches_per_epoch(records: list[Record], segments: list[int]) -> tupl
         if k > 0:
             high = min(high, g // k)  # k * B <= g
     if low == 0:
-        return None, notes
+        return None, False, notes
     if low > high:
         notes.append(
             f"monitor batch counts do not fit one epoch size (need at least {low} and at most {high} batches per "
             "epoch); using the smallest, pass --batches-per-epoch to set it"
         )
-    return low, notes
+    return low, low == high, notes
 
 
-def _monitor_segments(records: list[Record]) -> list[int]:
-    """The first epoch of the counting segment of every monitor record.
+def _monitor_segments(records: list[Record]) -> list[tuple[int, int]]:
+    """The counting segment (its number, its first epoch) of every monitor record.
 
     ``toc_print`` prints one line per tensor with the same count, and counts grow; a count that drops, or a
-    tensor printed twice at one count, means a new ``Monitor`` (a restarted run) counting from 1 again.
+    tensor printed again at one count after other lines, means a new ``Monitor`` (a restarted run) counting
+    from 1 again. A tensor printed again within one uninterrupted block of monitor lines is the same batch on
+    another device of a multi-device module, not a restart.
     """
     monitors = [r for r in records if r.kind == MONITOR]
     starts, seen = [], set()
     for i, r in enumerate(monitors):
-        if i and r.batch != monitors[i - 1].batch:
+        previous = monitors[i - 1] if i else None
+        if previous is not None and r.batch != previous.batch:
             seen = set()
-        if i == 0 or r.batch < monitors[i - 1].batch or r.tag in seen:
+        interrupted = previous is not None and r.line != previous.line + 1
+        if previous is None or r.batch < previous.batch or (r.tag in seen and interrupted):
             starts.append(i)
             seen = set()
         seen.add(r.tag)
-    result: list[int] = []
-    for start, end in zip(starts, [*starts[1:], len(monitors)]):
+    result: list[tuple[int, int]] = []
+    for number, (start, end) in enumerate(zip(starts, [*starts[1:], len(monitors)])):
         epochs = [r.epoch for r in monitors[start:end] if r.epoch is not None]
-        result.extend([min(epochs) if epochs else 0] * (end - start))
+        result.extend([(number, min(epochs) if epochs else 0)] * (end - start))
     return result
 
 
@@ -228,8 +286,19 @@ def assign_steps(log: ParsedLog, batches_per_epoch: int | None = None) -> Steps:
     segments = _monitor_segments(log.records)
     notes: list[str] = []
     learned = batches_per_epoch is None
+    source = "given"
     if learned:
-        size, notes = _learn_batches_per_epoch(log.records, segments)
+        size, notes = _size_from_arguments(log)
+        source = "arguments"
+        if size is None:
+            size, exact, more = _learn_batches_per_epoch(log.records, segments)
+            notes += more
+            source = "learned" if exact else "guessed"
+            if size is not None and not exact:
+                notes.append(
+                    f"{size} batches per epoch is a guess (the largest batch index printed, plus one; too small if "
+                    "the Speedometer skipped an epoch's last batches): pass --batches-per-epoch B to set it"
+                )
     else:
         size = batches_per_epoch
         too_big = [r for r in log.records if r.kind == BATCH and r.batch >= size]
@@ -240,20 +309,33 @@ def assign_steps(log: ParsedLog, batches_per_epoch: int | None = None) -> Steps:
             )
     if size is None and any(r.kind == EPOCH for r in log.records):
         notes.append("no batch lines: epoch-level values are logged at step = epoch number")
-    steps = Steps({}, size, learned and size is not None, notes=notes)
+    steps = Steps({}, size, learned and size is not None, notes=notes, source=source if size is not None else None)
     monitor_segments = iter(segments)
+    monitor_seen: set[tuple[int, int, str]] = set()  # (segment, count, tag)
     for r in log.records:
         if r.kind == BATCH:
             step = r.epoch * size + r.batch
         elif r.kind == EPOCH:
             step = r.epoch if size is None else (r.epoch + 1) * size - 1
         else:
-            first_epoch = next(monitor_segments)
+            segment, first_epoch = next(monitor_segments)
             step = (first_epoch * size if size else 0) + r.batch - 1
             if step < 0:
                 continue  # a count of 0 is not something Monitor prints
+            if (segment, r.batch, r.tag) in monitor_seen:
+                steps.duplicates += 1
+                continue
+            monitor_seen.add((segment, r.batch, r.tag))
+        if step > _MAX_STEP:
+            steps.notes.append(f"line {r.line}: step {step} is beyond TensorBoard's int64 steps; skipped")
+            continue
         series = steps.points.setdefault(r.tag, {})
         if step in series:
             steps.replaced += 1
         series[step] = r.value
+    if steps.duplicates:
+        steps.notes.append(
+            f"{steps.duplicates} monitor values were printed again for the same batch (one line per device); "
+            "the first of each was kept"
+        )
     return steps
