@@ -1,7 +1,10 @@
 """``mxnet-tb checkpoint``: a series of ``PREFIX-NNNN.params`` checkpoints into TensorBoard.
 
-For each selected epoch (step = the epoch number in the file name, as ``mx.callback.do_checkpoint`` writes
-it): ``weights/hist/<p>`` and ``weights/{norm,mean,std}/<p>`` for every parameter (``aux/...`` for auxiliary
+For each selected epoch N (the number in the file name, as ``mx.callback.do_checkpoint`` writes it) at the
+step where ``tb.params`` logs the same weights during training, the last batch of epoch N: ``N * B - 1`` with
+B batches per epoch (``--batches-per-epoch``, else from ``--log TRAIN.LOG``, else the
+``autolog/batches_per_epoch`` a live run in the log directory recorded; without any, step = N):
+``weights/hist/<p>`` and ``weights/{norm,mean,std}/<p>`` for every parameter (``aux/...`` for auxiliary
 states such as BatchNorm's moving statistics), the first convolution layer's filters as an image grid
 ``weights/filters/<p>`` (the tags ``tb.params()`` uses during training), and from the second selected epoch on
 the change since the previous one, ``change/norm/<p>`` = ||w_e - w_prev|| and ``change/relative/<p>`` =
@@ -33,7 +36,7 @@ from ._common import (
 )
 from .graph import SHAPE_HELP, checked_graph, load_symbol
 
-__all__ = ["add_parser", "checkpoint_epochs", "parse_epochs", "run"]
+__all__ = ["add_parser", "checkpoint_epochs", "live_step", "parse_epochs", "run"]
 
 STATS = ("norm", "mean", "std")
 _PARAMS_FILE = re.compile(r"-(\d{4,})\.params\Z")
@@ -65,6 +68,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     which.add_argument("--epochs", metavar="LIST", help="epochs to log, e.g. 1,5,10 or 10-20 (default: all, as --all)")
     which.add_argument("--all", action="store_true", help="log every checkpoint epoch found (the default)")
     parser.add_argument("--shape", action="append", metavar="NAME=DIMS", help=SHAPE_HELP)
+    parser.add_argument(
+        "--batches-per-epoch",
+        type=int,
+        default=None,
+        metavar="B",
+        help="batches per epoch: checkpoint N goes to step N*B-1, where training logged its weights "
+        "(default: from --log, else from a run in the log directory, else step = N)",
+    )
+    parser.add_argument("--log", default=None, metavar="TRAIN.LOG", help="the training log, to read B from")
     add_logdir_options(parser, "run name (default: the prefix's last part)")
     parser.set_defaults(handler=run)
     return parser
@@ -132,11 +144,70 @@ def _load_params(prefix: str, epoch: int) -> dict[str, dict[str, np.ndarray]]:
     return groups
 
 
+def live_step(epoch: int, batches_per_epoch: int | None) -> int:
+    """The global step of checkpoint ``epoch`` (saved after that many epochs): its last batch, or the epoch.
+
+    Example::
+
+        >>> live_step(2, 7), live_step(2, None)
+        (13, 2)
+    """
+    if batches_per_epoch is None:
+        return epoch
+    return max(epoch * batches_per_epoch - 1, 0)
+
+
+def _batches_in_runs(logdir: str) -> dict[int, str]:
+    """``{B: run directory}`` for every ``autolog/batches_per_epoch`` recorded by a run under ``logdir``."""
+    from tensorboard.backend.event_processing.event_file_loader import LegacyEventFileLoader
+
+    from ..autolog import BATCHES_PER_EPOCH_TAG
+
+    found: dict[int, str] = {}
+    pattern = os.path.join(glob.escape(logdir), "**", "events.out.tfevents.*")
+    for path in sorted(glob.glob(pattern, recursive=True)):
+        for event in LegacyEventFileLoader(path).Load():
+            for value in event.summary.value:
+                if value.tag == BATCHES_PER_EPOCH_TAG:
+                    number = value.simple_value if value.HasField("simple_value") else value.tensor.float_val[0]
+                    found.setdefault(int(number), os.path.relpath(os.path.dirname(path), logdir))
+    return found
+
+
+def _batches_per_epoch(args: argparse.Namespace, logdir: str) -> tuple[int | None, str]:
+    """B and where it came from: ``--batches-per-epoch``, ``--log``, a live run in ``logdir``, or nothing."""
+    if args.batches_per_epoch is not None:
+        if args.batches_per_epoch < 1:
+            raise UsageError(f"--batches-per-epoch must be an integer >= 1; got {args.batches_per_epoch}")
+        return args.batches_per_epoch, "given"
+    if args.log is not None:
+        from .import_log import parse_log_file
+        from .logparse import assign_steps
+
+        if not os.path.isfile(args.log):
+            raise UsageError(f"no such log file: {args.log!r}")
+        steps = assign_steps(parse_log_file(args.log))
+        if steps.batches_per_epoch is None:
+            raise UsageError(f"--log {args.log!r} has no batch lines to learn batches per epoch from")
+        if steps.source == "guessed":
+            note(f"{args.log}: " + next(n for n in steps.notes if "is a guess" in n))
+        return steps.batches_per_epoch, f"{steps.source} from {args.log}"
+    found = _batches_in_runs(logdir) if os.path.isdir(logdir) else {}
+    if len(found) > 1:
+        shown = ", ".join(f"{b} in run {run!r}" for b, run in sorted(found.items()))
+        raise UsageError(f"the runs in {logdir} disagree on batches per epoch ({shown}): pass --batches-per-epoch")
+    if found:
+        ((size, run),) = found.items()
+        return size, f"from run {run!r}"
+    return None, ""
+
+
 class _Logger:
     """Writes one checkpoint after another into a run; remembers the tags and points written."""
 
-    def __init__(self, writer: Any, symbol: Any) -> None:
+    def __init__(self, writer: Any, symbol: Any, batches_per_epoch: int | None = None) -> None:
         self.writer, self.symbol = writer, symbol
+        self.batches_per_epoch = batches_per_epoch
         self.tags: set[str] = set()
         self.points = 0
         self.previous: dict[str, np.ndarray] | None = None
@@ -149,24 +220,25 @@ class _Logger:
     def epoch(self, epoch: int, groups: dict[str, dict[str, np.ndarray]]) -> None:
         from .._training.parameters import log_parameters
 
-        tags = log_parameters(self.writer, groups, epoch, stats=STATS, filters_of=self.symbol)
+        step = live_step(epoch, self.batches_per_epoch)
+        tags = log_parameters(self.writer, groups, step, stats=STATS, filters_of=self.symbol)
         self.tags.update(tags)
         self.points += len(tags)
         weights = groups["weights"]
         if self.previous is not None:
-            self._changes(epoch, weights)
+            self._changes(step, weights)
         self.previous = weights
 
-    def _changes(self, epoch: int, weights: dict[str, np.ndarray]) -> None:
+    def _changes(self, step: int, weights: dict[str, np.ndarray]) -> None:
         for name, values in weights.items():
             before = self.previous.get(name) if self.previous else None
             if before is None or before.shape != values.shape:
                 continue  # a parameter that appeared or changed shape has no change to measure
             delta = float(np.linalg.norm((values.astype(np.float64) - before.astype(np.float64)).ravel()))
-            self.scalar(f"change/norm/{name}", delta, epoch)
+            self.scalar(f"change/norm/{name}", delta, step)
             base = float(np.linalg.norm(before.astype(np.float64).ravel()))
             if base > 0:
-                self.scalar(f"change/relative/{name}", delta / base, epoch)
+                self.scalar(f"change/relative/{name}", delta / base, step)
 
 
 def _select(prefix: str, available: list[int], epochs_text: str | None) -> list[int]:
@@ -196,6 +268,7 @@ def run(args: argparse.Namespace) -> int:
     epochs = _select(prefix, available, args.epochs)
     run_name = args.run if args.run is not None else derived_run_name(os.path.basename(prefix.rstrip("/\\")))
     directory = resolve_run_dir(logdir, run_name)
+    batches_per_epoch, source = _batches_per_epoch(args, logdir)
     symbol = graph = None
     if has_symbol:
         symbol = load_symbol(symbol_path)
@@ -208,14 +281,23 @@ def run(args: argparse.Namespace) -> int:
     with SummaryWriter(directory, verbose=False) as writer:
         if symbol is not None:
             writer.add_graph(symbol, shapes=shapes)
-        logger = _Logger(writer, symbol)
+        logger = _Logger(writer, symbol, batches_per_epoch)
         for epoch in progress(epochs, total=len(epochs), desc="checkpoints", unit="epoch"):
             logger.epoch(epoch, _load_params(prefix, epoch))
     graph_text = f"graph of {len(graph.node)} nodes, " if graph is not None else ""
+    at = ""
+    if batches_per_epoch is not None:
+        first, last = live_step(epochs[0], batches_per_epoch), live_step(epochs[-1], batches_per_epoch)
+        at = f" at steps {first}-{last} ({batches_per_epoch} batches per epoch, {source})"
     print(
-        f"{prefix} -> run {run_name!r} in {logdir}: {len(epochs)} epochs ({_ranges(epochs)}), "
+        f"{prefix} -> run {run_name!r} in {logdir}: {len(epochs)} epochs ({_ranges(epochs)}){at}, "
         f"{graph_text}{len(logger.tags)} tags, {logger.points} points"
     )
+    if batches_per_epoch is None:
+        note(
+            "weights are at step = epoch number; pass --batches-per-epoch B or --log TRAIN.LOG to put them at "
+            "the steps training logs them (N*B-1 for checkpoint N)"
+        )
     return 0
 
 

@@ -19,7 +19,7 @@ from ._common import (
 )
 from .logparse import ParsedLog, Steps, assign_steps, parse_lines
 
-__all__ = ["add_parser", "import_log", "run"]
+__all__ = ["add_parser", "import_log", "parse_log_file", "run"]
 
 _SHOWN_MALFORMED = 3
 _SOURCES = {"arguments": "from the log's arguments"}  # how a Steps.source reads in the report
@@ -120,6 +120,11 @@ def _parse_file(path: str) -> ParsedLog:
             return parse_lines(lines())
     finally:
         bar.close()
+
+
+def parse_log_file(path: str) -> ParsedLog:
+    """Parse one log file (``parse_lines`` on its lines, read lazily, with a progress bar on a terminal)."""
+    return _parse_file(path)
 
 
 def import_log(path: str, logdir: str, run: str, batches_per_epoch: int | None = None) -> Imported:
