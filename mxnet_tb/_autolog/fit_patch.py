@@ -20,7 +20,7 @@ from typing import Any
 
 from .after_import import ImportHook, when_imported
 
-__all__ = ["FitPatch", "with_callbacks"]
+__all__ = ["FitPatch", "continue_resumed_clock", "with_callbacks"]
 
 _CALLBACK_ARGUMENTS = ("batch_end_callback", "eval_end_callback", "epoch_end_callback")
 
@@ -40,6 +40,24 @@ def with_callbacks(given: Any, ours: list[Callable[..., Any]]) -> Any:
     if isinstance(given, list):  # MXNet's _as_list: only a list is a list; anything else is one callback
         return [*given, *ours]
     return [given, *ours]
+
+
+def continue_resumed_clock(module: Any, arguments: dict[str, Any]) -> None:
+    """Start a resumed ``fit(begin_epoch=N)`` at step ``N * batches per epoch``, before any monitor counts.
+
+    ``tb.scalars`` moves the step of a resumed fit itself, but only while nothing has counted a batch, and a
+    monitor counts each batch before the batch-end callbacks run; so the step moves here, before the first batch.
+    """
+    from .._training.clock import clock_of
+
+    begin = arguments.get("begin_epoch") or 0
+    data = arguments.get("train_data")
+    num, size = getattr(data, "num_data", None), getattr(data, "batch_size", None)
+    clock = clock_of(module)
+    if not isinstance(begin, int) or begin <= 0 or not num or not size or clock.ticked:
+        return
+    per_epoch = -(-num // size) if getattr(data, "last_batch_handle", "pad") == "pad" else num // size
+    clock.rebase(begin * per_epoch - 1)
 
 
 class FitPatch:
@@ -97,6 +115,7 @@ class FitPatch:
         return fit
 
     def _instrument(self, module: Any, arguments: dict[str, Any]) -> None:
+        continue_resumed_clock(module, arguments)
         ours = self._session.callbacks()
         for name in _CALLBACK_ARGUMENTS:
             arguments[name] = with_callbacks(arguments.get(name), ours.get(name, []))
