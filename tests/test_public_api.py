@@ -24,6 +24,8 @@ EXPECTED = {
     "WeightMonitor",
     "ActivationMonitor",
     "NonFiniteError",
+    # zero-edit instrumentation of Module.fit (mxnet-tb run)
+    "autolog",
 }
 
 
@@ -41,7 +43,8 @@ def test_every_public_callable_has_a_docstring_and_type_hints():
         assert "return" in member.__annotations__, member
     for name in EXPECTED - {"__version__"}:
         assert inspect.getdoc(getattr(mxnet_tb, name)), name
-    for factory in (mxnet_tb.init, mxnet_tb.default_writer, mxnet_tb.scalars, mxnet_tb.validation, mxnet_tb.params):
+    factories = (mxnet_tb.init, mxnet_tb.default_writer, mxnet_tb.scalars, mxnet_tb.validation, mxnet_tb.params)
+    for factory in (*factories, mxnet_tb.autolog):
         assert "return" in factory.__annotations__, factory
     for monitor in (mxnet_tb.GradMonitor, mxnet_tb.WeightMonitor, mxnet_tb.ActivationMonitor):
         assert "return" in monitor.__init__.__annotations__, monitor
