@@ -477,3 +477,20 @@ def test_unreadable_inputs_fail_with_1_naming_the_file(tmp_path, capsys):
     assert capsys.readouterr().err.startswith(
         f"mxnet-tb graph: error: '{prefix}-symbol.json' is not an MXNet symbol JSON file: "
     )
+
+
+def test_import_log_skips_a_point_it_cannot_write_and_imports_the_rest(tmp_path, capsys):
+    log = tmp_path / "colour.log"
+    log.write_text(
+        "Epoch[0] Batch [1]\tSpeed: 1.00 samples/sec\taccuracy=0.500000\n"
+        "Epoch[0] Batch [2]\tSpeed: 2.00 samples/sec\taccuracy\x1b=0.750000\n"  # a control character in a name
+        "Epoch[0] Validation-accuracy=0.625000\n"
+    )
+    assert main(["import-log", str(log), "--logdir", str(tmp_path / "logs"), "--batches-per-epoch", "3"]) == 0
+    err = capsys.readouterr().err
+    assert f"mxnet-tb: {log}:2: skipped: 'train/accuracy\\x1b' is not a usable tag: " in err
+    assert read_run(tmp_path / "logs" / "colour") == {
+        "train/samples_per_sec": {1: 1.0, 2: 2.0},
+        "train/accuracy": {1: 0.5},
+        "val/accuracy": {2: 0.625},
+    }

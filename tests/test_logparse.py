@@ -216,8 +216,14 @@ def test_a_tensor_printed_once_per_device_is_one_batch_not_a_restart():
     ]
 
 
-def test_a_step_beyond_int64_is_noted_and_skipped_not_fatal():
-    lines = ["Epoch[0] Batch [1]\tSpeed: 1.00 samples/sec", f"Epoch[{2**62}] Batch [1]\tSpeed: 2.00 samples/sec"]
+def test_points_that_cannot_be_written_are_skipped_with_their_line_not_fatal():
+    lines = [
+        "Epoch[0] Batch [1]\tSpeed: 1.00 samples/sec",
+        f"Epoch[{2**62}] Batch [1]\tSpeed: 2.00 samples/sec",
+        "Epoch[0] Batch [2]\tSpeed: 3.00 samples/sec\tacc\x07=0.5\tce=0.25",  # a control character in a name
+    ]
     steps = assign_steps(parse_lines(lines), batches_per_epoch=4)
-    assert steps.points == {"train/samples_per_sec": {1: 1.0}}
-    assert steps.notes == [f"line 2: step {2**64 + 1} is beyond TensorBoard's int64 steps; skipped"]
+    assert steps.points == {"train/samples_per_sec": {1: 1.0, 2: 3.0}, "train/ce": {2: 0.25}}
+    assert [number for number, _ in steps.skipped] == [2, 3]
+    assert steps.skipped[0][1] == f"step {2**64 + 1} is beyond TensorBoard's int64 steps"
+    assert steps.skipped[1][1].startswith("'train/acc\\x07' is not a usable tag: ")

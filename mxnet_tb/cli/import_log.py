@@ -185,6 +185,10 @@ def _report(result: Imported) -> None:
         note(f"{result.path}:{number}: cannot parse {text.strip()[:160]!r}")
     if len(parsed.malformed) > _SHOWN_MALFORMED:
         note(f"{result.path}: {len(parsed.malformed) - _SHOWN_MALFORMED} more unparseable lines")
+    for number, why in steps.skipped[:_SHOWN_MALFORMED]:
+        note(f"{result.path}:{number}: skipped: {why}")
+    if len(steps.skipped) > _SHOWN_MALFORMED:
+        note(f"{result.path}: {len(steps.skipped) - _SHOWN_MALFORMED} more points skipped")
     for message in steps.notes:
         note(f"{result.path}: {message}")
     if steps.replaced:

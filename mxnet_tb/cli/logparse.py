@@ -48,6 +48,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from .._values.names import clean_tag
+
 __all__ = ["ParsedLog", "Record", "Steps", "assign_steps", "parse_lines"]
 
 BATCH, EPOCH, MONITOR = "batch", "epoch", "monitor"
@@ -117,6 +119,7 @@ class Steps:
     notes: list[str] = field(default_factory=list)
     source: str | None = None
     duplicates: int = 0  # monitor values printed again at one count (one per device); the first is kept
+    skipped: list[tuple[int, str]] = field(default_factory=list)  # (line number, why) of points not importable
 
 
 def _metric_tag(prefix: str, name: str) -> str:
@@ -271,6 +274,19 @@ def _monitor_segments(records: list[Record]) -> list[tuple[int, int]]:
     return result
 
 
+def _unusable(tag: str, step: int, problems: dict[str, str]) -> str:
+    """Why a point cannot be written (a step beyond int64, a tag TensorBoard cannot hold), or ''."""
+    if step > _MAX_STEP:
+        return f"step {step} is beyond TensorBoard's int64 steps"
+    if tag not in problems:
+        try:
+            clean_tag(tag)
+            problems[tag] = ""
+        except (TypeError, ValueError) as exc:
+            problems[tag] = f"{tag!r} is not a usable tag: {exc}"
+    return problems[tag]
+
+
 def assign_steps(log: ParsedLog, batches_per_epoch: int | None = None) -> Steps:
     """Global steps for every record of ``log`` (see the module docstring); ``batches_per_epoch`` overrides
     the number learned from the log.
@@ -312,6 +328,7 @@ def assign_steps(log: ParsedLog, batches_per_epoch: int | None = None) -> Steps:
     steps = Steps({}, size, learned and size is not None, notes=notes, source=source if size is not None else None)
     monitor_segments = iter(segments)
     monitor_seen: set[tuple[int, int, str]] = set()  # (segment, count, tag)
+    tag_problems: dict[str, str] = {}
     for r in log.records:
         if r.kind == BATCH:
             step = r.epoch * size + r.batch
@@ -326,8 +343,9 @@ def assign_steps(log: ParsedLog, batches_per_epoch: int | None = None) -> Steps:
                 steps.duplicates += 1
                 continue
             monitor_seen.add((segment, r.batch, r.tag))
-        if step > _MAX_STEP:
-            steps.notes.append(f"line {r.line}: step {step} is beyond TensorBoard's int64 steps; skipped")
+        problem = _unusable(r.tag, step, tag_problems)
+        if problem:
+            steps.skipped.append((r.line, problem))
             continue
         series = steps.points.setdefault(r.tag, {})
         if step in series:
