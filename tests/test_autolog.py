@@ -261,3 +261,15 @@ def test_mxboard_scripts_and_log_metrics_callback_run_unchanged(tmp_path):
         plain = plain_python(str(SCRIPTS / "log_metrics.py"), str(tmp_path / "plain"))
         assert plain.returncode == 1
         assert "'LogMetricsCallback' object has no attribute 'summary_writer'" in plain.stderr
+
+
+def test_run_usage_errors_exit_2_and_run_nothing(tmp_path, capsys):
+    assert main(["run", "--logdir", str(tmp_path), "--", str(tmp_path / "missing.py")]) == 2
+    assert capsys.readouterr().err == f"mxnet-tb run: error: no such script: '{tmp_path / 'missing.py'}'\n"
+    assert main(["run", "--every", "0", "--logdir", str(tmp_path), "--", TRAIN]) == 2
+    assert capsys.readouterr().err == "mxnet-tb run: error: --every must be an integer >= 1; got 0\n"
+    assert list(tmp_path.iterdir()) == []
+    help_text = subprocess.run(
+        [sys.executable, "-m", "mxnet_tb", "run", "--help"], capture_output=True, text=True, check=True
+    ).stdout
+    assert "usage: mxnet-tb run" in help_text and "examples:\n  mxnet-tb run -- train_mnist.py" in help_text

@@ -80,7 +80,10 @@ def _hparam_value(value: Any) -> bool | float | str | None:
     if isinstance(value, bool):
         return value
     if isinstance(value, (int, float)):
-        number = float(value)
+        try:
+            number = float(value)
+        except OverflowError:  # an int beyond float range
+            return str(value)
         return number if math.isfinite(number) else str(value)
     text = value if isinstance(value, str) else repr(value)
     return text.encode("utf-8", errors="replace").decode("utf-8")
