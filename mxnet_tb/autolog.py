@@ -36,6 +36,7 @@ from ._autolog.record import ArgvCapture, hparams_of, markdown_table, run_facts
 from ._training.default import LOGDIR_ENV
 from ._values.convert import to_count
 from ._values.names import run_dir
+from .errors import warn_user
 from .writer import SummaryWriter
 
 __all__ = ["BATCHES_PER_EPOCH_TAG", "RUN_TEXT_TAG", "autolog"]
@@ -161,6 +162,16 @@ class _Session:
 
     def monitor_for(self, module: Any) -> Any:
         if not (self.grads or self.weights):
+            return None
+        import mxnet as mx
+
+        if isinstance(module, mx.mod.SequentialModule):
+            # Each chained module's executors would count every batch once more: the steps would double.
+            warn_user(
+                "tb.autolog adds no gradient/weight monitor to a SequentialModule's fit (its modules would count "
+                "each batch once each); scalars, validation and parameters are logged",
+                UserWarning,
+            )
             return None
         if module not in self._monitors:
             from .monitors import GradMonitor, WeightMonitor

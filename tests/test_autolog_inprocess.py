@@ -1,6 +1,7 @@
 """``tb.autolog()`` in-process: what it adds to ``fit``, what it leaves alone, and that it undoes itself exactly."""
 
 import argparse
+import contextlib
 import subprocess
 import sys
 from pathlib import Path
@@ -153,3 +154,60 @@ def test_a_working_mxboard_is_used_and_a_broken_one_replaced(tmp_path):
         for name in ("working", "broken")
     ]  # fmt: skip
     assert outputs == ["the real MXBoard False\n", "<class 'mxnet_tb.writer.SummaryWriter'> False\n"]
+
+
+class Keyed(mx.io.DataIter):
+    """NDArrayIter batches with the bucket key and shapes a BucketingModule reads from each batch."""
+
+    def __init__(self, inner):
+        super().__init__(inner.batch_size)
+        self.inner = inner
+
+    provide_data = property(lambda self: self.inner.provide_data)
+    provide_label = property(lambda self: self.inner.provide_label)
+
+    def reset(self):
+        self.inner.reset()
+
+    def next(self):
+        batch = self.inner.next()
+        batch.bucket_key, batch.provide_data, batch.provide_label = 8, self.provide_data, self.provide_label
+        return batch
+
+
+def bucketing_module():
+    return mx.mod.BucketingModule(
+        lambda key: (mxnet_models.cnn_symbol(), ("data",), ("softmax_label",)), default_bucket_key=8, context=mx.cpu()
+    )
+
+
+def sequential_module():
+    features = mx.sym.Activation(
+        mx.sym.Convolution(mx.sym.var("data"), kernel=(3, 3), num_filter=4, name="conv0"), act_type="relu"
+    )
+    head = mx.sym.SoftmaxOutput(
+        mx.sym.FullyConnected(mx.sym.flatten(mx.sym.var("features")), num_hidden=2, name="fc1"), name="softmax"
+    )
+    sequence = mx.mod.SequentialModule()
+    sequence.add(mx.mod.Module(features, label_names=None, context=mx.cpu()))
+    sequence.add(mx.mod.Module(head, data_names=("features",), context=mx.cpu()), take_labels=True, auto_wiring=True)
+    return sequence
+
+
+@pytest.mark.parametrize("make", [bucketing_module, sequential_module], ids=["BucketingModule", "SequentialModule"])
+def test_bucketing_and_sequential_module_fits_are_instrumented(tmp_path, autolog_off, make):
+    tb.autolog(logdir=str(tmp_path))
+    train, val = (Keyed(it) for it in mxnet_models.iterators())
+    module = make()
+    sequential = isinstance(module, mx.mod.SequentialModule)
+    with pytest.warns(UserWarning, match="no gradient/weight monitor") if sequential else contextlib.nullcontext():
+        module.fit(
+            train, eval_data=val, num_epoch=2, optimizer_params={"learning_rate": 0.1}, initializer=mx.init.Xavier()
+        )
+    tb.autolog(disable=True)
+    run = only_run(tmp_path)
+    assert [s for s, _ in readback.scalars(run, "train/accuracy")] == list(range(12))  # one step per batch
+    assert [s for s, _ in readback.scalars(run, "val/accuracy")] == [5, 11]
+    assert [s for s, _ in readback.tensors(run, "weights/hist/fc1_weight")] == [5, 11]
+    tags = readback.accumulate(run).Tags()["tensors"]
+    assert ("grads/norm/fc1_weight" in tags) == (not sequential)
