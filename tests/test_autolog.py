@@ -273,3 +273,20 @@ def test_run_usage_errors_exit_2_and_run_nothing(tmp_path, capsys):
         [sys.executable, "-m", "mxnet_tb", "run", "--help"], capture_output=True, text=True, check=True
     ).stdout
     assert "usage: mxnet-tb run" in help_text and "examples:\n  mxnet-tb run -- train_mnist.py" in help_text
+
+
+@pytest.mark.parametrize(
+    "argv, script_args",
+    [
+        (["run", "--", "t.py", "--lr", "1", "--logdir", "x"], ["--lr", "1", "--logdir", "x"]),
+        (["run", "t.py", "--every", "2", "--weights"], ["--every", "2", "--weights"]),
+        (["run", "--every", "3", "t.py", "--", "--x"], ["--", "--x"]),  # the script's own '--' is kept
+        (["run", "--logdir=a", "--no-grads", "--", "t.py", "--", "-h"], ["--", "-h"]),
+    ],
+)
+def test_the_scripts_arguments_reach_it_verbatim(argv, script_args):
+    from mxnet_tb.cli import build_parser
+    from mxnet_tb.cli.run import protect_script_args
+
+    args = build_parser().parse_args(protect_script_args(argv))
+    assert (args.script, args.script_args) == ("t.py", script_args)

@@ -70,6 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         2
     """
     parser = build_parser()
+    argv = run.protect_script_args(list(sys.argv[1:] if argv is None else argv))
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse exits 2 on a usage error, 0 after --help

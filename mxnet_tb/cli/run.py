@@ -17,7 +17,10 @@ from types import TracebackType
 
 from ._common import UsageError, default_logdir, note
 
-__all__ = ["add_parser", "run"]
+__all__ = ["add_parser", "protect_script_args", "run"]
+
+_WITH_VALUE = ("--logdir", "--every")
+_FLAGS = ("--grads", "--no-grads", "--weights", "-h", "--help")
 
 EXAMPLES = """\
 examples:
@@ -61,6 +64,33 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument("script_args", nargs=argparse.REMAINDER, metavar="ARGS", help="the script's own arguments")
     parser.set_defaults(handler=run)
     return parser
+
+
+def protect_script_args(argv: list[str]) -> list[str]:
+    """``argv`` with ``--`` before the script of a ``run`` command, so argparse passes the script's arguments on
+    verbatim (its own ``--``, options named like ``run``'s) whether or not the user wrote one.
+
+    Example::
+
+        >>> protect_script_args(["run", "--every", "5", "train.py", "--", "--every", "1"])
+        ['run', '--every', '5', '--', 'train.py', '--', '--every', '1']
+    """
+    if not argv or argv[0] != "run":
+        return argv
+    i = 1
+    while i < len(argv):
+        token = argv[i]
+        if token == "--":
+            return argv
+        if token in _WITH_VALUE:
+            i += 2
+        elif token in _FLAGS or token.startswith(tuple(f"{o}=" for o in _WITH_VALUE)):
+            i += 1
+        elif token.startswith("-"):
+            return argv  # not an option of run: argparse reports it
+        else:
+            return [*argv[:i], "--", *argv[i:]]
+    return argv
 
 
 def _script_traceback(tb: TracebackType | None, script: str) -> TracebackType | None:
