@@ -290,3 +290,26 @@ def test_the_scripts_arguments_reach_it_verbatim(argv, script_args):
 
     args = build_parser().parse_args(protect_script_args(argv))
     assert (args.script, args.script_args) == ("t.py", script_args)
+
+
+def test_a_multi_device_monitor_log_imports_as_one_batch_per_count(tmp_path, capsys):
+    # fit.py's --monitor on two devices: MXNet prints every tensor once per device at each count.
+    logdir = tmp_path / "runs"
+    done = mxnet_tb_run(
+        "--logdir", str(logdir), "--", TRAIN, "--monitor", "3", "--num-devices", "2", "--disp-batches", "2"
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    printed = re.findall(r"Batch:\s+(\d+) fc1_weight\s+(\S+)", done.stderr)
+    assert [count for count, _ in printed] == ["1", "1", "4", "4", "7", "7", "10", "10", "13", "13"]
+    (live,) = logdir.iterdir()
+    assert not any(t.startswith("grads/") for t in readback.accumulate(live).Tags()["tensors"])  # its monitor kept
+    log = tmp_path / "two-devices.log"
+    log.write_text(done.stderr)
+
+    assert main(["import-log", str(log), "--logdir", str(logdir), "--run", "imported"]) == 0
+    out, err = capsys.readouterr()
+    assert f"{B} batches per epoch (from the log's arguments)" in out
+    assert "the first of each was kept" in err and "replaced" not in err
+    monitor = series(logdir / "imported", "monitor/fc1_weight")
+    assert monitor == {int(c) - 1: f32(float(v)) for c, v in printed[::2]}  # steps 0, 3, ..., 12: no restart
+    assert sorted(series(logdir / "imported", "val/accuracy")) == sorted(series(live, "val/accuracy")) == [6, 13]
