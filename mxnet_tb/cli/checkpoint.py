@@ -46,6 +46,7 @@ examples:
   mxnet-tb checkpoint models/resnet                    # every models/resnet-NNNN.params, run 'resnet'
   mxnet-tb checkpoint models/resnet --epochs 1,5,10 --shape data=1,3,224,224
   mxnet-tb checkpoint models/resnet --epochs 10-20 --logdir runs --run resnet-ckpt
+  mxnet-tb checkpoint models/resnet --all --log train.log      # on the training run's step axis
 """
 
 
@@ -56,9 +57,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         description=textwrap.dedent(
             """\
             Read PREFIX-symbol.json and PREFIX-NNNN.params (Module.save_checkpoint, mx.callback.do_checkpoint)
-            and log, at step = epoch: histograms and norm/mean/std of every parameter (weights/..., aux/...),
-            the first convolution layer's filters as images (weights/filters/<p>), the change since the
-            previous selected checkpoint (change/norm/<p>, change/relative/<p>), and the graph once."""
+            and log histograms and norm/mean/std of every parameter (weights/..., aux/...), the first
+            convolution layer's filters as images (weights/filters/<p>), the change since the previous
+            selected checkpoint (change/norm/<p>, change/relative/<p>), and the graph once. Checkpoint N goes
+            to step N*B-1, where tb.params logs the same weights during training, with B batches per epoch
+            from --batches-per-epoch, --log, or a run mxnet-tb run recorded in the log directory; else to
+            step N."""
         ),
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
