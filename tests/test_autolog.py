@@ -313,3 +313,12 @@ def test_a_multi_device_monitor_log_imports_as_one_batch_per_count(tmp_path, cap
     monitor = series(logdir / "imported", "monitor/fc1_weight")
     assert monitor == {int(c) - 1: f32(float(v)) for c, v in printed[::2]}  # steps 0, 3, ..., 12: no restart
     assert sorted(series(logdir / "imported", "val/accuracy")) == sorted(series(live, "val/accuracy")) == [6, 13]
+
+
+def test_checkpoint_step_options_are_checked_before_anything_is_written(trained, tmp_path, capsys):
+    prefix, logdir = trained["prefix"], tmp_path / "runs"
+    assert main(["checkpoint", prefix, "--logdir", str(logdir), "--batches-per-epoch", "0"]) == 2
+    assert capsys.readouterr().err == "mxnet-tb checkpoint: error: --batches-per-epoch must be an integer >= 1; got 0\n"
+    assert main(["checkpoint", prefix, "--logdir", str(logdir), "--log", str(tmp_path / "none.log")]) == 2
+    assert capsys.readouterr().err == f"mxnet-tb checkpoint: error: no such log file: '{tmp_path / 'none.log'}'\n"
+    assert not logdir.exists()
