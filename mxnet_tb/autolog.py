@@ -24,6 +24,7 @@ import atexit
 import datetime
 import os
 import re
+import socket
 import sys
 import threading
 import weakref
@@ -46,6 +47,7 @@ BATCHES_PER_EPOCH_TAG = "autolog/batches_per_epoch"
 
 _lock = threading.Lock()
 _session: _Session | None = None
+_taken: set[str] = set()  # run directories handed out by this process (each is created at its first fit)
 
 
 def _script_name() -> str:
@@ -57,10 +59,15 @@ def _script_name() -> str:
 def _new_run_dir(logdir: str) -> str:
     stamp = datetime.datetime.now().strftime("%Y%m%d_%H%M%S")
     name = candidate = f"{stamp}_{_script_name()}"
+    if os.environ.get("DMLC_ROLE") == "worker":  # workers of one job start together: never one shared run
+        host = re.sub(r"[^\w-]", "_", socket.gethostname(), flags=re.ASCII)
+        name = candidate = f"{name}_{host}_{os.getpid()}"
     n = 1
-    while os.path.exists(os.path.join(logdir, candidate)):  # two runs started in the same second
+    # Two runs started in the same second: one on disk already, or one of this process not yet created.
+    while os.path.exists(os.path.join(logdir, candidate)) or os.path.abspath(os.path.join(logdir, candidate)) in _taken:
         n += 1
         candidate = f"{name}_{n}"
+    _taken.add(os.path.abspath(os.path.join(logdir, candidate)))
     return run_dir(logdir, candidate)
 
 

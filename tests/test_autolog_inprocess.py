@@ -2,6 +2,7 @@
 
 import argparse
 import contextlib
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -211,3 +212,15 @@ def test_bucketing_and_sequential_module_fits_are_instrumented(tmp_path, autolog
     assert [s for s, _ in readback.tensors(run, "weights/hist/fc1_weight")] == [5, 11]
     tags = readback.accumulate(run).Tags()["tensors"]
     assert ("grads/norm/fc1_weight" in tags) == (not sequential)
+
+
+def test_each_worker_of_a_distributed_job_gets_its_own_run(tmp_path, autolog_off, monkeypatch):
+    monkeypatch.setenv("DMLC_ROLE", "worker")
+    assert tb.autolog(logdir=str(tmp_path)).endswith(f"_{os.getpid()}")
+    monkeypatch.delenv("DMLC_ROLE")
+    assert not tb.autolog(logdir=str(tmp_path)).endswith(f"_{os.getpid()}")
+
+
+def test_two_runs_of_one_process_never_share_a_directory(tmp_path, autolog_off):
+    runs = [tb.autolog(logdir=str(tmp_path)) for _ in range(3)]  # within one second, none created yet
+    assert len(set(runs)) == 3
