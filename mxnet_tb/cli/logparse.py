@@ -69,8 +69,8 @@ _MONITOR = re.compile(r"Batch:\s+(?P<count>\d+)\s+(?P<name>\S+)\s+(?P<value>.*?)
 _KNOWN_OTHER = re.compile(r"Epoch\[\d+\]\s*(?:Resetting Data Iterator|Saved checkpoint)")
 # fit.py's first line, 'start with arguments Namespace(...)': the epoch length is in its options.
 _ARGUMENTS = re.compile(r"start with arguments Namespace\((?P<body>.*)\)")
-_ARGUMENT_INT = {name: re.compile(rf"(?<![\w.]){name}=(\d+)") for name in ("batch_size", "num_examples")}
-_DIST_KVSTORE = re.compile(r"(?<![\w.])kv_store='dist")
+_ARGUMENT_INT = {name: re.compile(rf"(?:^|, ){name}=(\d+)(?:,|$)") for name in ("batch_size", "num_examples")}
+_DIST_KVSTORE = re.compile(r"(?:^|, )kv_store='dist")
 # Lines that look like MXNet's but did not parse: counted as malformed, and shown.
 _LOOKS_LIKE_MXNET = re.compile(r"(?:Epoch|Iter)\[\d*|Batch:\s|Speed:")
 
