@@ -152,8 +152,8 @@ def test_bad_batches_per_epoch_is_refused_with_its_value():
 
 # fit.py's first line and a Speedometer(frequent=4) that never prints batch 5 or 6 of 7 (100 examples, batch 16).
 FIT_PY_LOG = [
-    "2026-12-01 10:00:00,000 Node[0] start with arguments Namespace(batch_size=16, disp_batches=4, "
-    "kv_store='device', lr=0.1, model_prefix='model/max_batch_size=8', num_epochs=2, num_examples=100)",
+    "2026-12-01 10:00:00,000 Node[0] start with arguments Namespace(aug='crop batch_size=8', batch_size=16, "
+    "disp_batches=4, kv_store='device', lr=0.1, model_prefix='model/digits', num_epochs=2, num_examples=100)",
     "2026-12-01 10:00:01,000 Node[0] Epoch[0] Batch [0-4]\tSpeed: 100.00 samples/sec\taccuracy=0.500000",
     "2026-12-01 10:00:02,000 Node[0] Epoch[0] Validation-accuracy=0.750000",
     "2026-12-01 10:00:03,000 Node[0] Epoch[1] Batch [0-4]\tSpeed: 100.00 samples/sec\taccuracy=0.875000",
