@@ -110,9 +110,10 @@ def test_a_run_resumed_with_load_epoch_continues_the_step_axis(trained):
     assert series(run, "train/lr") == dict.fromkeys(range(2 * B, 3 * B), f32(0.05))
 
 
-def test_hparams_and_the_run_table_reach_a_real_tensorboard(trained):
+@pytest.mark.parametrize("load_fast", [False, True], ids=["python-loader", "rust-data-server"])
+def test_hparams_and_the_run_table_reach_a_real_tensorboard(trained, load_fast):
     first, resumed = trained["first_run"].name, trained["resumed_run"].name
-    with tensorboard_server(trained["logdir"]) as server:
+    with tensorboard_server(trained["logdir"], load_fast=load_fast) as server:
         server.wait_for("/data/runs", lambda runs: {first, resumed} <= set(runs))
         experiment = server.post_json("/data/plugin/hparams/experiment", {"experimentName": ""})
         infos = {h["name"]: h for h in experiment["hparamInfos"]}
