@@ -170,12 +170,19 @@ def _batches_in_runs(logdir: str) -> dict[int, str]:
     found: dict[int, str] = {}
     pattern = os.path.join(glob.escape(logdir), "**", "events.out.tfevents.*")
     for path in sorted(glob.glob(pattern, recursive=True)):
-        for event in LegacyEventFileLoader(path).Load():
-            for value in event.summary.value:
-                if value.tag == BATCHES_PER_EPOCH_TAG:
-                    number = value.simple_value if value.HasField("simple_value") else value.tensor.float_val[0]
-                    found.setdefault(int(number), os.path.relpath(os.path.dirname(path), logdir))
+        number = _first_value(LegacyEventFileLoader(path).Load(), BATCHES_PER_EPOCH_TAG)
+        if number is not None:
+            found.setdefault(int(number), os.path.relpath(os.path.dirname(path), logdir))
     return found
+
+
+def _first_value(events: Any, tag: str) -> float | None:
+    """The first scalar logged under ``tag`` (a run records one epoch length, early), or None."""
+    for event in events:
+        for value in event.summary.value:
+            if value.tag == tag:
+                return value.simple_value if value.HasField("simple_value") else value.tensor.float_val[0]
+    return None
 
 
 def _batches_per_epoch(args: argparse.Namespace, logdir: str) -> tuple[int | None, str]:
