@@ -1,9 +1,8 @@
 """The ``mxnet-tb`` command line: bring old MXNet runs, logs and checkpoints into TensorBoard.
 
 Subcommands (one module each): ``import-log`` (``import_log.py``, parsing in ``logparse.py``), ``checkpoint``,
-``graph``, ``serve``,
-``run`` (an unchanged script under ``tb.autolog``). Exit
-codes: 0 done, 1 failed, 2 usage error (bad argument, missing file).
+``graph``, ``serve``, ``run`` (an unchanged script under ``tb.autolog``). Exit codes: 0 done, 1 failed, 2 usage
+error (bad argument, missing file).
 
 Example::
 
