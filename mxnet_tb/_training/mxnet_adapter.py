@@ -28,6 +28,7 @@ __all__ = [
     "calling_module",
     "executor_group_of",
     "follow_executor_replacement",
+    "follow_new_buckets",
     "kvstore_of",
     "kvstore_updates_weights",
     "module_executor_group",
@@ -260,3 +261,42 @@ def follow_executor_replacement(group: ExecutorGroup, replaced: Any) -> list[Rem
 
         handles.append(module_hooks_of(group.module).listen("after_bind", rebound))
     return handles
+
+
+class _BucketHooks(Hooks):
+    """Listeners after ``BucketingModule.switch_bucket``, which binds a new module for a new bucket key."""
+
+    ATTRIBUTE = "_mxnet_tb_bucket_hooks"
+    EVENTS = ("after_switch_bucket",)
+
+    def __init__(self, module: Any) -> None:
+        super().__init__(module)
+        listeners = self.listeners["after_switch_bucket"]
+
+        def make(switch_bucket: Any) -> Any:
+            def hooked_switch_bucket(*args: Any, **kwargs: Any) -> Any:
+                result = switch_bucket(*args, **kwargs)
+                for listener in list(listeners):
+                    listener(module)
+                return result
+
+            return hooked_switch_bucket
+
+        self._wrap("switch_bucket", make)
+
+
+def follow_new_buckets(module: Any, bound: Any) -> list[RemovableHandle]:
+    """Call ``bound(group)`` with the executor group of the bucket a ``BucketingModule`` switched to.
+
+    A bucket's module is bound at its first batch, and MXNet installs on it only the last monitor given to
+    ``install_monitor`` (``BucketingModule._monitor``): every other monitor would miss its batches.
+    """
+    if not callable(getattr(module, "switch_bucket", None)) or not isinstance(getattr(module, "_buckets", None), dict):
+        return []
+
+    def switched(bucketing: Any) -> None:
+        group = module_executor_group(getattr(bucketing, "_curr_module", None))
+        if group is not None:
+            bound(group)
+
+    return [attached(module, _BucketHooks).listen("after_switch_bucket", switched)]

@@ -22,7 +22,13 @@ from .._training.clock import StepClock, clock_of
 from .._training.default import default_writer, resolve_writer
 from .._training.distributed import logs_here
 from .._training.hooks import ExecutorHooks, ModuleHooks, RemovableHandle, hooks_of, module_hooks_of
-from .._training.mxnet_adapter import ExecutorGroup, calling_module, executor_group_of, follow_executor_replacement
+from .._training.mxnet_adapter import (
+    ExecutorGroup,
+    calling_module,
+    executor_group_of,
+    follow_executor_replacement,
+    follow_new_buckets,
+)
 from .._training.stats import check_stats, device_histogram, device_stats, host_stats
 from .._values.convert import to_count
 from .._values.names import clean_tag
@@ -93,7 +99,8 @@ class TensorMonitor(mx.monitor.Monitor):
         """Hook ``exe`` (MXNet calls this from ``install_monitor``); installing one executor twice is a no-op.
 
         The monitor follows the executors MXNet puts in their place (``Module.reshape``, a batch of a new
-        shape, ``bind(force_rebind=True)``), so it keeps logging on those.
+        shape, ``bind(force_rebind=True)``) and those of a ``BucketingModule``'s new buckets (where MXNet
+        itself installs only the last monitor given), so it keeps logging on those.
         """
         if any(known is exe for known in self.exes):
             return
@@ -103,6 +110,7 @@ class TensorMonitor(mx.monitor.Monitor):
             if self._module is not None:  # one batch is one training forward of the module fit trains
                 self._module_hooks = module_hooks_of(self._module)
                 self._module_handles.append(self._module_hooks.listen("before_train_forward", self._module_batch))
+                self._module_handles.extend(follow_new_buckets(self._module, self._executors_replaced))
         group = executor_group_of(exe)
         self._hook(exe, group)
         self._follow(group)
