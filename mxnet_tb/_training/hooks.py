@@ -15,6 +15,7 @@ Example::
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections.abc import Callable
 from typing import Any, ClassVar
@@ -24,6 +25,7 @@ __all__ = ["ExecutorHooks", "Hooks", "ModuleHooks", "RemovableHandle", "hooks_of
 Listener = Callable[..., None]
 _ABSENT = object()  # the object had no instance attribute of that name (its class's method was used)
 _lock = threading.RLock()
+_batch_ids = itertools.count()  # one number per training batch started anywhere in the process, never reused
 
 
 class RemovableHandle:
@@ -113,6 +115,7 @@ class ExecutorHooks(Hooks):
     def __init__(self, exe: Any) -> None:
         super().__init__(exe)
         self.train_batches = 0
+        self.batch_id = -1  # the process-wide id of the training batch in progress or last run
         self._wrap("forward", self._hooked_forward)
         self._wrap("backward", lambda method: _followed_by(method, self.listeners["after_backward"], exe))
 
@@ -123,6 +126,7 @@ class ExecutorHooks(Hooks):
             if not is_train:
                 return forward(is_train=is_train, **kwargs)
             self.train_batches += 1
+            self.batch_id = next(_batch_ids)
             _notify(self.listeners["before_train_forward"], exe)
             try:
                 return forward(is_train=is_train, **kwargs)
@@ -146,6 +150,7 @@ class ModuleHooks(Hooks):
     def __init__(self, module: Any) -> None:
         super().__init__(module)
         self.train_batches = 0
+        self.batch_id = -1  # the process-wide id of the training batch in progress or last run
         self._wrap("forward", self._hooked_forward)
         self._wrap("update", lambda method: _followed_by(method, self.listeners["after_update"], module))
         self._wrap("bind", lambda method: _followed_by(method, self.listeners["after_bind"], module))
@@ -159,6 +164,7 @@ class ModuleHooks(Hooks):
                 is_train = getattr(module, "for_training", False)
             if is_train:
                 self.train_batches += 1
+                self.batch_id = next(_batch_ids)
                 _notify(self.listeners["before_train_forward"], module)
             return forward(*args, **kwargs)
 

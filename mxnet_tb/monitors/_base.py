@@ -193,8 +193,8 @@ class TensorMonitor(mx.monitor.Monitor):
 
     def _module_batch(self, module: Any) -> None:
         """The module ``fit`` trains starts a training batch: every executor of it shares this batch."""
-        assert self._module_hooks is not None
-        self._token = ("module", id(module), self._module_hooks.train_batches)
+        if self._module_hooks is not None:
+            self._token = self._module_hooks.batch_id
 
     def _batch_begins(self, exe: Any) -> bool:
         """Count a batch at the first executor of its group; returns whether this batch is logged."""
@@ -203,11 +203,8 @@ class TensorMonitor(mx.monitor.Monitor):
             return False
         group = self._groups[id(exe)]
         if exe is group[0]:
-            if self._module_hooks is not None:
-                token = self._token  # all executors of the module (SequentialModule parts too) share the batch
-            else:
-                hooks = hooks_of(exe)
-                token = (id(hooks), hooks.train_batches)
+            # every executor of fit's module (a SequentialModule's parts too) shares the batch it started
+            token = self._token if self._module_hooks is not None else hooks_of(exe).batch_id
             assert self._clock is not None
             step = self._clock.batch_started(token)
             if step != self._step:
