@@ -9,7 +9,7 @@ Tags (``layout='tags'``, the default) put everything in one run: ``train/accurac
 ``train/lr``, ``val/accuracy``. With ``layout='runs'`` (Keras's convention) training and validation go to
 the runs ``<logdir>/train`` and ``<logdir>/val`` under identical tags (``accuracy``), so TensorBoard overlays
 them in one chart. Every series is logged against the same global step: training batches since the first
-one logged, continuing across epochs and ``fit`` calls (see ``_clock.py``). In a distributed job the callbacks
+one logged, continuing across epochs and ``fit`` calls (see ``_training/clock.py``). In a distributed job the callbacks
 of a process that does not log (a worker other than rank 0 in ``rank0`` mode) return at once
 (see ``_distributed.py``).
 """
@@ -156,6 +156,10 @@ def scalars(
     over the epoch so far; ``auto_reset=True`` its value over the batches since the last log (like
     ``Speedometer``'s, without resetting the metric, so both may share it). Tags: ``<prefix>/<metric>``,
     ``<prefix>/samples_per_sec``, ``<prefix>/lr`` (``layout='runs'``: run ``<prefix>``, plain tags).
+
+    In a loop written by hand, call it with ``mx.model.BatchEndParam(epoch, nbatch, metric, locals())`` after
+    ``update()``: the module found in those locals gives the step (shared with its monitors); without one,
+    each call with a new ``BatchEndParam`` is the next step.
 
     Example::
 
