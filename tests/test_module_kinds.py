@@ -65,6 +65,19 @@ def test_sequential_module_counts_one_step_per_batch_and_logs_every_part_at_the_
     assert _steps(logdir, "val/accuracy") == [BATCHES - 1, 2 * BATCHES - 1]
 
 
+def test_activations_of_every_part_of_a_sequential_module_share_the_steps(logdir):
+    sw = tb.SummaryWriter(logdir)
+    train, _ = models.iterators()
+    mod_seq = _sequential_module()
+    mod_seq.bind(train.provide_data, train.provide_label)
+    mod_seq.install_monitor(tb.ActivationMonitor(interval=2, pattern="relu.*", writer=sw))
+    mod_seq.fit(train, num_epoch=1, optimizer_params={"learning_rate": 0.1}, initializer=mx.init.Xavier())
+    sw.close()
+    for relu in ("relu1_output", "relu2_output"):
+        for stat in ("mean", "zero_fraction"):
+            assert _steps(logdir, f"activations/{stat}/{relu}") == [0, 2, 4], (stat, relu)
+
+
 def test_sequential_module_steps_are_the_same_in_the_rust_data_server(tmp_path):
     root = tmp_path / "runs"
     _fit_sequential(str(root / "seq"), interval=2)

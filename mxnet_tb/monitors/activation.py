@@ -114,7 +114,7 @@ class ActivationMonitor(TensorMonitor):
 
     def _collect(self, group: list[Any], step: int) -> None:
         outputs, self._outputs = self._outputs, {}
-        relu = self._relu[id(group[0])]
+        relu = set().union(*self._relu.values())  # outputs gathered since the last log may be of several modules
         nonfinite = {}
         for name, arrays in outputs.items():
             merged = [mx.nd.concat(*[a.reshape((-1,)) for a in arrays], dim=0)] if len(arrays) > 1 else arrays
