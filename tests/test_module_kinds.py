@@ -65,17 +65,20 @@ def test_sequential_module_counts_one_step_per_batch_and_logs_every_part_at_the_
     assert _steps(logdir, "val/accuracy") == [BATCHES - 1, 2 * BATCHES - 1]
 
 
-def test_activations_of_every_part_of_a_sequential_module_share_the_steps(logdir):
+def test_activations_and_weights_of_every_part_of_a_sequential_module_share_the_steps(logdir):
     sw = tb.SummaryWriter(logdir)
     train, _ = models.iterators()
     mod_seq = _sequential_module()
     mod_seq.bind(train.provide_data, train.provide_label)
     mod_seq.install_monitor(tb.ActivationMonitor(interval=2, pattern="relu.*", writer=sw))
+    mod_seq.install_monitor(tb.WeightMonitor(interval=2, pattern=".*weight", writer=sw))
     mod_seq.fit(train, num_epoch=1, optimizer_params={"learning_rate": 0.1}, initializer=mx.init.Xavier())
     sw.close()
     for relu in ("relu1_output", "relu2_output"):
         for stat in ("mean", "zero_fraction"):
             assert _steps(logdir, f"activations/{stat}/{relu}") == [0, 2, 4], (stat, relu)
+    for weight in ("fc1_weight", "fc3_weight"):  # the update of each logged batch, seen at the next batch
+        assert _steps(logdir, f"weights/norm/{weight}") == _steps(logdir, f"weights/update_ratio/{weight}") == [0, 2, 4]
 
 
 def test_sequential_module_steps_are_the_same_in_the_rust_data_server(tmp_path):

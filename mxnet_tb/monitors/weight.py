@@ -79,9 +79,11 @@ class WeightMonitor(TensorMonitor):
         self._check_nonfinite(nonfinite, step)
 
     def _log_update_ratios(self, exe: Any) -> None:
-        for name, before in self._before.items():
-            after = exe.arg_dict[name].asnumpy().astype(np.float64)
+        """Ratios of the weights ``exe`` holds (a SequentialModule's parts each hold their own)."""
+        arrays = exe.arg_dict
+        for name in [name for name in self._before if name in arrays]:
+            before = self._before.pop(name)
+            after = arrays[name].asnumpy().astype(np.float64)
             norm = float(np.linalg.norm(after))
             ratio = float(np.linalg.norm(after - before)) / norm if norm else float("nan")
             self.writer.add_scalar(f"{self.kind}/update_ratio/{name}", ratio, self._before_step)
-        self._before = {}
