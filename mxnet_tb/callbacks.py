@@ -11,7 +11,7 @@ the runs ``<logdir>/train`` and ``<logdir>/val`` under identical tags (``accurac
 them in one chart. Every series is logged against the same global step: training batches since the first
 one logged, continuing across epochs and ``fit`` calls (see ``_training/clock.py``). In a distributed job the callbacks
 of a process that does not log (a worker other than rank 0 in ``rank0`` mode) return at once
-(see ``_distributed.py``).
+(see ``_training/distributed.py``).
 """
 
 from __future__ import annotations
