@@ -26,6 +26,7 @@ __all__ = [
     "batch_of",
     "bound_batch_size",
     "calling_module",
+    "drives",
     "executor_group_of",
     "follow_executor_replacement",
     "follow_new_buckets",
@@ -77,6 +78,15 @@ def _inner_modules(module: Any) -> list[Any]:
     if isinstance(buckets, dict):
         inner.extend(buckets.values())
     return inner
+
+
+def drives(outer: Any, module: Any) -> bool:
+    """Whether a training forward of ``outer`` runs ``module`` (itself, a part, a bucket, at any depth)."""
+    if outer is None or module is None:
+        return False
+    if module is outer:
+        return True
+    return any(drives(inner, module) for inner in _inner_modules(outer))
 
 
 def module_of(param: Any) -> Any:

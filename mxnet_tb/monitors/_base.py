@@ -25,6 +25,7 @@ from .._training.hooks import ExecutorHooks, ModuleHooks, RemovableHandle, hooks
 from .._training.mxnet_adapter import (
     ExecutorGroup,
     calling_module,
+    drives,
     executor_group_of,
     follow_executor_replacement,
     follow_new_buckets,
@@ -87,6 +88,7 @@ class TensorMonitor(mx.monitor.Monitor):
         self._groups: dict[int, list[Any]] = {}  # id(exe) -> the executors sharing its batch (MXNet's list)
         self._placements: dict[int, ExecutorGroup] = {}  # id(exe) -> its group, with the group's owner and module
         self._exe_handles: dict[int, list[RemovableHandle]] = {}
+        self._in_module_batch: dict[int, bool] = {}  # id(exe) -> whether fit's module's forward runs it
         self._followed: dict[int, tuple[Any, list[RemovableHandle]]] = {}  # id(group owner) -> (it, handles)
         self._batches = 0  # training batches seen, for ``interval``
         self._active = False
@@ -160,6 +162,7 @@ class TensorMonitor(mx.monitor.Monitor):
         self.exes[:] = [known for known in self.exes if known is not exe]
         self._groups.pop(id(exe), None)
         self._placements.pop(id(exe), None)
+        self._in_module_batch.pop(id(exe), None)
 
     def _follow(self, group: ExecutorGroup) -> None:
         if group.owner is not None and id(group.owner) not in self._followed:
@@ -203,8 +206,8 @@ class TensorMonitor(mx.monitor.Monitor):
             return False
         group = self._groups[id(exe)]
         if exe is group[0]:
-            # every executor of fit's module (a SequentialModule's parts too) shares the batch it started
-            token = self._token if self._module_hooks is not None else hooks_of(exe).batch_id
+            # every executor fit's module runs (a SequentialModule's parts too) shares the batch it started
+            token = self._token if self._runs_in_module_batch(exe) else hooks_of(exe).batch_id
             assert self._clock is not None
             step = self._clock.batch_started(token)
             if step != self._step:
@@ -212,6 +215,17 @@ class TensorMonitor(mx.monitor.Monitor):
                 self._active = self._batches % self.interval == 0
                 self._batches += 1
         return self._active
+
+    def _runs_in_module_batch(self, exe: Any) -> bool:
+        """Whether ``exe`` runs within a training forward of fit's module (asked at batch time, when a new
+        bucket's module is already in its BucketingModule, so that every monitor answers alike)."""
+        if self._in_module_batch.get(id(exe)):
+            return True
+        placement = self._placements.get(id(exe))
+        answer = placement is not None and drives(self._module, placement.module)
+        if answer:
+            self._in_module_batch[id(exe)] = True
+        return answer
 
     def _after_backward(self, exe: Any) -> None:
         if not self._batch_begins(exe):
