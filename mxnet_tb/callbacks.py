@@ -9,9 +9,9 @@ Tags (``layout='tags'``, the default) put everything in one run: ``train/accurac
 ``train/lr``, ``val/accuracy``. With ``layout='runs'`` (Keras's convention) training and validation go to
 the runs ``<logdir>/train`` and ``<logdir>/val`` under identical tags (``accuracy``), so TensorBoard overlays
 them in one chart. Every series is logged against the same global step: training batches since the first
-one logged, continuing across epochs and ``fit`` calls (see ``_clock.py``). In a distributed job the callbacks
+one logged, continuing across epochs and ``fit`` calls (see ``_training/clock.py``). In a distributed job the callbacks
 of a process that does not log (a worker other than rank 0 in ``rank0`` mode) return at once
-(see ``_distributed.py``).
+(see ``_training/distributed.py``).
 """
 
 from __future__ import annotations
@@ -22,9 +22,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ._training.clock import calling_module, clock_of
+from ._training.clock import StepClock, clock_of
 from ._training.default import default_writer, resolve_writer
 from ._training.distributed import logs_here, updates_on_servers
+from ._training.mxnet_adapter import batch_of, bound_batch_size, calling_module, module_of, optimizer_of, train_data_of
 from ._training.parameters import log_parameters
 from ._training.stats import check_stats
 from ._values.convert import to_count, to_numpy
@@ -103,13 +104,12 @@ class _MetricWindow:
 
 
 def _batch_samples(param: Any, module: Any) -> int | None:
-    batch = (param.locals or {}).get("data_batch")
+    batch = batch_of(param)
     batches = batch if isinstance(batch, list) else [batch]
     try:
         return sum(int(b.data[0].shape[0]) - int(getattr(b, "pad", 0) or 0) for b in batches)
     except (AttributeError, IndexError, TypeError):
-        group = getattr(module, "_exec_group", None)
-        return getattr(group, "batch_size", None)
+        return bound_batch_size(module)
 
 
 class _LearningRate:
@@ -123,7 +123,7 @@ class _LearningRate:
         self._scheduler: Any = None
 
     def at(self, module: Any, step: int) -> float | None:
-        optimizer = getattr(module, "_optimizer", None)
+        optimizer = optimizer_of(module)
         if optimizer is None:
             return None
         if optimizer.lr_scheduler is None or not updates_on_servers(module):
@@ -135,7 +135,7 @@ class _LearningRate:
 
 def _resume_offset(param: Any) -> int | None:
     """Batches before ``param.epoch`` in a resumed ``fit(begin_epoch=N)``, if the train iterator tells."""
-    data = (param.locals or {}).get("train_data")
+    data = train_data_of(param)
     num, size = getattr(data, "num_data", None), getattr(data, "batch_size", None)
     if not num or not size:
         return None
@@ -157,6 +157,10 @@ def scalars(
     ``Speedometer``'s, without resetting the metric, so both may share it). Tags: ``<prefix>/<metric>``,
     ``<prefix>/samples_per_sec``, ``<prefix>/lr`` (``layout='runs'``: run ``<prefix>``, plain tags).
 
+    In a loop written by hand, call it with ``mx.model.BatchEndParam(epoch, nbatch, metric, locals())`` after
+    ``update()``: the module found in those locals gives the step (shared with its monitors); without one,
+    each call with a new ``BatchEndParam`` is the next step.
+
     Example::
 
         >>> mod.fit(train_iter, num_epoch=10, batch_end_callback=tb.scalars(frequent=10))   # doctest: +SKIP
@@ -168,12 +172,13 @@ def scalars(
     window = _MetricWindow()
     learning_rate = _LearningRate()
     timing = {"since": None, "samples": 0}
+    own_clock = StepClock()  # for a hand-written loop whose locals() hold no module
 
     def _callback(param: Any) -> None:
-        module = (param.locals or {}).get("self")
+        module = module_of(param)
         if not logs_here(module):  # a distributed worker that does not log (rank0 mode)
             return
-        clock = clock_of(module)
+        clock = clock_of(module) if module is not None else own_clock
         if not clock.ticked and param.epoch > 0:
             offset = _resume_offset(param)
             if offset is not None:
@@ -216,7 +221,7 @@ def validation(prefix: str = "val", writer: SummaryWriter | None = None, layout:
     series = _Series(resolve_writer(writer), clean_tag(prefix, name="prefix"), _check_layout(layout))
 
     def _callback(param: Any) -> None:
-        module = (param.locals or {}).get("self")
+        module = module_of(param)
         if not logs_here(module):
             return
         clock = clock_of(module)

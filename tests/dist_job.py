@@ -74,10 +74,16 @@ def main() -> None:
         "steps": len(after),
         "logdir": logdir,
         "clock_step": None if clock is None else clock.step,
-        "listeners_left": sum(len(exe._mxnet_tb_hooks.after_backward) for exe in mod._exec_group.execs),
+        "listeners_left": sum(_backward_listeners(exe) for exe in mod._exec_group.execs),
     }
     with open(os.path.join(out, f"worker-{kvstore.rank}.json"), "w") as f:
         json.dump(record, f)
+
+
+def _backward_listeners(exe):
+    """How many mxnet_tb listeners follow ``exe``'s backward pass (0 once the hooks are removed)."""
+    hooks = getattr(exe, "_mxnet_tb_hooks", None)
+    return 0 if hooks is None else len(hooks.listeners["after_backward"])
 
 
 def _reference_gradients(symbol, train, weights_before):

@@ -14,11 +14,10 @@ Example::
 
 from __future__ import annotations
 
-import sys
 import threading
 from typing import Any
 
-__all__ = ["StepClock", "calling_module", "clock_of"]
+__all__ = ["StepClock", "clock_of"]
 
 _ATTRIBUTE = "_mxnet_tb_clock"
 _lock = threading.Lock()
@@ -73,26 +72,3 @@ def clock_of(module: Any) -> StepClock:
             clock = StepClock()
             setattr(module, _ATTRIBUTE, clock)
         return clock
-
-
-def calling_module(max_depth: int = 30) -> Any:
-    """The outermost MXNet module whose method is on the call stack (``fit``, ``install_monitor``), or None.
-
-    MXNet calls ``epoch_end_callback`` and ``Monitor.install`` without saying which module it is training;
-    the module is the ``self`` of a calling frame. The outermost one wins, so a ``BucketingModule`` and its
-    per-bucket modules share one clock.
-    """
-    mx = sys.modules.get("mxnet")
-    if mx is None:
-        return None
-    base = mx.module.BaseModule
-    found = None
-    frame = sys._getframe(1)
-    for _ in range(max_depth):
-        if frame is None:
-            break
-        candidate = frame.f_locals.get("self")
-        if isinstance(candidate, base):
-            found = candidate
-        frame = frame.f_back
-    return found

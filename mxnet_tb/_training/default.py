@@ -21,7 +21,7 @@ from typing import Any
 
 from ..writer import SummaryWriter
 from . import distributed as _distributed
-from .clock import calling_module
+from .mxnet_adapter import calling_module
 
 __all__ = ["LOGDIR_ENV", "default_writer", "init", "resolve_writer"]
 
@@ -69,7 +69,7 @@ def init(
     global _writer, _settings
     _distributed.set_mode(dist_mode)
     if kvstore is not None:
-        _check_kvstore(kvstore)
+        _check_store(kvstore)
         _distributed.observe(kvstore)
     _WRITER_ARGUMENTS.bind("logdir", **writer_kwargs)  # a misspelt option fails now, not at the first batch
     settings = (os.fspath(logdir) if logdir is not None else _default_logdir(), writer_kwargs)
@@ -105,7 +105,7 @@ def _create(logdir: str, writer_kwargs: dict[str, Any]) -> SummaryWriter:
     return SummaryWriter(where, **writer_kwargs) if where is not None else _NoWriter(logdir)
 
 
-def _check_kvstore(kvstore: Any) -> None:
+def _check_store(kvstore: Any) -> None:
     if not all(hasattr(kvstore, name) for name in ("type", "rank", "num_workers")):
         raise TypeError(f"kvstore must be an MXNet KVStore; got {type(kvstore).__name__}: {kvstore!r:.80}")
 

@@ -3,8 +3,9 @@
 MXNet's parameter-server jobs (``kvstore='dist_sync'`` / ``'dist_async'``, ps-lite) run the same script in
 every process -- a scheduler, the servers and the workers -- told apart by the environment MXNet's launcher
 sets: ``DMLC_ROLE`` (``worker``, ``server`` or ``scheduler``) and ``DMLC_NUM_WORKER``. The scheduler gives each
-worker its rank when the worker's kvstore is created, so the rank is read from the module's kvstore
-(``mod._kvstore.rank``, ``num_workers``) once one exists (with a single worker it is 0 from the start).
+worker its rank when the worker's kvstore is created, so the rank is read from the module's kvstore (its
+``rank`` and ``num_workers``; ``mxnet_adapter.kvstore_of`` finds it) once one exists (with a single worker it
+is 0 from the start).
 
 Two modes, chosen by ``tb.init(dist_mode=...)`` or else ``$MXNET_TB_DIST_MODE``:
 
@@ -27,12 +28,13 @@ import threading
 from typing import Any
 
 from ..errors import RankUnknownError
+from .mxnet_adapter import kvstore_of, kvstore_updates_weights
 
 __all__ = [
     "MODES",
     "MODE_ENV",
     "check_mode",
-    "distributed_kvstore",
+    "kvstore_if_distributed",
     "kvstore_of",
     "logdir_for",
     "logs_here",
@@ -55,7 +57,6 @@ _mode: str | None = None  # from tb.init(dist_mode=...); None: $MXNET_TB_DIST_MO
 _known_rank: int | None = None  # this worker's rank and the job's worker count, from a distributed kvstore
 _known_count: int | None = None
 _logs: bool | None = None  # the settled answer of logs_here(), so callbacks and monitors pay one global read
-
 
 
 def check_mode(value: Any, *, name: str = "dist_mode") -> str:
@@ -128,31 +129,18 @@ def rank_known() -> bool:
     return role() != "worker" or rank() is not None
 
 
-def kvstore_of(source: Any) -> Any:
-    """The kvstore itself, a module's (a BucketingModule's current module's), or a Gluon Trainer's."""
-    if all(hasattr(source, name) for name in ("type", "rank", "num_workers")):
-        return source
-    kvstore = getattr(source, "_kvstore", None)
-    if kvstore is None:
-        kvstore = getattr(getattr(source, "_curr_module", None), "_kvstore", None)
-    return kvstore
-
-
-def distributed_kvstore(source: Any) -> Any:
+def kvstore_if_distributed(source: Any) -> Any:
     """``source``'s kvstore (see ``kvstore_of``) if it is distributed (``dist_sync``, ``dist_async``), else None."""
     kvstore = kvstore_of(source)
     return kvstore if kvstore is not None and "dist" in str(getattr(kvstore, "type", "")) else None
 
 
 def updates_on_servers(module: Any) -> bool:
-    """Whether ``module`` trains with a distributed kvstore whose servers run the optimizer (``update_on_kvstore``).
+    """Whether ``module`` trains with a distributed kvstore whose servers run the optimizer (MXNet's default).
 
     Then the worker's own optimizer never steps, and after ``update()`` its gradient arrays hold the pulled weights.
     """
-    if distributed_kvstore(module) is None:
-        return False
-    owner = module if hasattr(module, "_update_on_kvstore") else getattr(module, "_curr_module", None)
-    return bool(getattr(owner, "_update_on_kvstore", True))
+    return kvstore_if_distributed(module) is not None and kvstore_updates_weights(module)
 
 
 def observe(source: Any) -> None:
@@ -162,12 +150,12 @@ def observe(source: Any) -> None:
 
     Example::
 
-        >>> observe(mod)   # after mod.init_optimizer(kvstore='dist_sync')   # doctest: +SKIP
+        >>> observe(mod)   # once fit created its dist_sync kvstore   # doctest: +SKIP
     """
     global _known_rank, _known_count, _logs
     if _known_rank is not None or source is None:
         return
-    kvstore = distributed_kvstore(source)
+    kvstore = kvstore_if_distributed(source)
     if kvstore is None:
         return
     index, count = kvstore.rank, kvstore.num_workers
@@ -195,7 +183,7 @@ def logs_here(module: Any = None) -> bool:
 
     Example::
 
-        >>> if not logs_here(param.locals["self"]): return   # doctest: +SKIP
+        >>> if not logs_here(module_of(param)): return   # doctest: +SKIP
     """
     global _logs
     if _logs is not None:

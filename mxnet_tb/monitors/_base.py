@@ -1,8 +1,12 @@
 """What every mxnet_tb monitor shares: install styles, batch counting, the global step, writing statistics.
 
 A monitor is an ``mx.monitor.Monitor`` so it goes wherever MXNet takes one: ``mod.install_monitor(m)``,
-``fit(monitor=m)``, or both (an executor is hooked once). It does its work in executor hooks (``_hooks.py``),
-so it needs no ``tic``/``toc`` from MXNet; those stay harmless no-ops when ``fit`` calls them.
+``fit(monitor=m)``, or both (an executor is hooked once). It does its work in removable executor hooks
+(``_training/hooks.py``), so it needs no ``tic``/``toc`` from MXNet (those stay harmless no-ops when ``fit``
+calls them) and ``uninstall()`` gives the executors back their own methods.
+
+``TensorMonitor`` is not public API: its extension points (``_listen``, ``_collect``, ``_log``) follow the
+executor hooks, which change as MXNet quirks (reshape, SequentialModule, Gluon) are covered.
 """
 
 from __future__ import annotations
@@ -14,10 +18,18 @@ from typing import Any
 import mxnet as mx
 import numpy as np
 
-from .._training.clock import StepClock, calling_module, clock_of
+from .._training.clock import StepClock, clock_of
 from .._training.default import default_writer, resolve_writer
 from .._training.distributed import logs_here
-from .._training.hooks import executor_group, hooks_of
+from .._training.hooks import ExecutorHooks, ModuleHooks, RemovableHandle, hooks_of, module_hooks_of
+from .._training.mxnet_adapter import (
+    ExecutorGroup,
+    calling_module,
+    drives,
+    executor_group_of,
+    follow_executor_replacement,
+    follow_new_buckets,
+)
 from .._training.stats import check_stats, device_histogram, device_stats, host_stats
 from .._values.convert import to_count
 from .._values.names import clean_tag
@@ -68,9 +80,16 @@ class TensorMonitor(mx.monitor.Monitor):
         self.reduce = reduce
         self.on_nonfinite = on_nonfinite
         self._writer = resolve_writer(writer)
-        self._module: Any = None
+        self._module: Any = None  # the module fit trains (the outermost one), or None
+        self._module_hooks: ModuleHooks | None = None
+        self._module_handles: list[RemovableHandle] = []
+        self._token: Any = None  # the batch the module started last
         self._clock: StepClock | None = None
-        self._groups: dict[int, list[Any]] = {}
+        self._groups: dict[int, list[Any]] = {}  # id(exe) -> the executors sharing its batch (MXNet's list)
+        self._placements: dict[int, ExecutorGroup] = {}  # id(exe) -> its group, with the group's owner and module
+        self._exe_handles: dict[int, list[RemovableHandle]] = {}
+        self._in_module_batch: dict[int, bool] = {}  # id(exe) -> whether fit's module's forward runs it
+        self._followed: dict[int, tuple[Any, list[RemovableHandle]]] = {}  # id(group owner) -> (it, handles)
         self._batches = 0  # training batches seen, for ``interval``
         self._active = False
         self._step = -1
@@ -79,16 +98,44 @@ class TensorMonitor(mx.monitor.Monitor):
     # -- MXNet's Monitor interface --------------------------------------------------------------------------
 
     def install(self, exe: Any) -> None:
-        """Hook ``exe`` (MXNet calls this from ``install_monitor``); installing one executor twice is a no-op."""
+        """Hook ``exe`` (MXNet calls this from ``install_monitor``); installing one executor twice is a no-op.
+
+        The monitor follows the executors MXNet puts in their place (``Module.reshape``, a batch of a new
+        shape, ``bind(force_rebind=True)``) and those of a ``BucketingModule``'s new buckets (where MXNet
+        itself installs only the last monitor given), so it keeps logging on those.
+        """
         if any(known is exe for known in self.exes):
             return
         if self._clock is None:
             self._module = calling_module()
             self._clock = clock_of(self._module)
-        group = executor_group(exe)
-        self.exes.append(exe)
-        self._groups[id(exe)] = group
-        self._listen(hooks_of(exe))
+            if self._module is not None:  # one batch is one training forward of the module fit trains
+                self._module_hooks = module_hooks_of(self._module)
+                self._module_handles.append(self._module_hooks.listen("before_train_forward", self._module_batch))
+                self._module_handles.extend(follow_new_buckets(self._module, self._executors_replaced))
+        group = executor_group_of(exe)
+        self._hook(exe, group)
+        self._follow(group)
+
+    def uninstall(self) -> None:
+        """Stop monitoring: every executor and module method this monitor wrapped is MXNet's own again.
+
+        Methods are restored once no other mxnet_tb monitor listens to them. Installing again later works.
+
+        Example::
+
+            >>> monitor.uninstall()   # after fit; mod.install_monitor(monitor) would start it again  # doctest: +SKIP
+        """
+        for exe in list(self.exes):
+            self._forget(exe)
+        for _, handles in self._followed.values():
+            for handle in handles:
+                handle.remove()
+        for handle in self._module_handles:
+            handle.remove()
+        self._followed, self._module_handles = {}, []
+        self._module = self._module_hooks = self._clock = None
+        self._active = False
 
     def tic(self) -> None:
         """Nothing to do: the executor hooks see every batch."""
@@ -100,11 +147,57 @@ class TensorMonitor(mx.monitor.Monitor):
     def toc_print(self) -> None:
         """Nothing to print: statistics go to TensorBoard."""
 
+    # -- executors, as MXNet binds and replaces them ------------------------------------------------------
+
+    def _hook(self, exe: Any, group: ExecutorGroup) -> None:
+        self.exes.append(exe)
+        self._groups[id(exe)] = group.execs
+        self._placements[id(exe)] = group
+        self._exe_handles[id(exe)] = self._listen(hooks_of(exe))
+
+    def _forget(self, exe: Any) -> None:
+        """Unhook one executor (replaced by MXNet, or the monitor uninstalled)."""
+        for handle in self._exe_handles.pop(id(exe), []):
+            handle.remove()
+        self.exes[:] = [known for known in self.exes if known is not exe]
+        self._groups.pop(id(exe), None)
+        self._placements.pop(id(exe), None)
+        self._in_module_batch.pop(id(exe), None)
+
+    def _follow(self, group: ExecutorGroup) -> None:
+        if group.owner is not None and id(group.owner) not in self._followed:
+            handles = follow_executor_replacement(group, self._executors_replaced)
+            self._followed[id(group.owner)] = (group.owner, handles)
+
+    def _executors_replaced(self, group: ExecutorGroup) -> None:
+        """MXNet replaced the executors of ``group`` (reshape) or its module's group (rebind): hook the new ones."""
+        if self._unhooked:
+            return
+        live = {id(exe) for exe in group.execs}
+        for exe in list(self.exes):
+            known = self._placements[id(exe)]
+            moved = known.owner is group.owner or (group.module is not None and known.module is group.module)
+            if moved and id(exe) not in live:
+                self._forget(exe)
+        for exe in group.execs:
+            if not any(known is exe for known in self.exes):
+                self._hook(exe, group)
+        self._follow(group)
+        owners = {id(p.owner) for p in self._placements.values()}
+        for key in [key for key in self._followed if key not in owners]:  # a group no executor of ours is in
+            for handle in self._followed.pop(key)[1]:
+                handle.remove()
+
     # -- for subclasses -------------------------------------------------------------------------------------
 
-    def _listen(self, hooks: Any) -> None:
-        """Register listeners on one executor's hooks; by default after its backward pass."""
-        hooks.after_backward.append(self._after_backward)
+    def _listen(self, hooks: ExecutorHooks) -> list[RemovableHandle]:
+        """Register listeners on one executor's hooks (by default after its backward pass); return the handles."""
+        return [hooks.listen("after_backward", self._after_backward)]
+
+    def _module_batch(self, module: Any) -> None:
+        """The module ``fit`` trains starts a training batch: every executor of it shares this batch."""
+        if self._module_hooks is not None:
+            self._token = self._module_hooks.batch_id
 
     def _batch_begins(self, exe: Any) -> bool:
         """Count a batch at the first executor of its group; returns whether this batch is logged."""
@@ -113,15 +206,30 @@ class TensorMonitor(mx.monitor.Monitor):
             return False
         group = self._groups[id(exe)]
         if exe is group[0]:
-            token = (id(group[0]), hooks_of(group[0]).train_batches)
+            # every executor fit's module runs (a SequentialModule's parts too) shares the batch it started
+            token = self._token if self._runs_in_module_batch(exe) else hooks_of(exe).batch_id
             assert self._clock is not None
-            self._step = self._clock.batch_started(token)
-            self._active = self._batches % self.interval == 0
-            self._batches += 1
+            step = self._clock.batch_started(token)
+            if step != self._step:
+                self._step = step
+                self._active = self._batches % self.interval == 0
+                self._batches += 1
         return self._active
 
+    def _runs_in_module_batch(self, exe: Any) -> bool:
+        """Whether ``exe`` runs within a training forward of fit's module (asked at batch time, when a new
+        bucket's module is already in its BucketingModule, so that every monitor answers alike)."""
+        if self._in_module_batch.get(id(exe)):
+            return True
+        placement = self._placements.get(id(exe))
+        answer = placement is not None and drives(self._module, placement.module)
+        if answer:
+            self._in_module_batch[id(exe)] = True
+        return answer
+
     def _after_backward(self, exe: Any) -> None:
-        self._batch_begins(exe)
+        if not self._batch_begins(exe):
+            return
         group = self._groups[id(exe)]
         if exe is group[-1] and self._active:
             self._collect(group, self._step)
@@ -129,13 +237,15 @@ class TensorMonitor(mx.monitor.Monitor):
     def _collect(self, group: list[Any], step: int) -> None:
         raise NotImplementedError
 
+    def _module_of(self, exe: Any) -> Any:
+        """The module whose executor group ``exe`` is in (a part of a SequentialModule, a bucket), else fit's."""
+        placement = self._placements.get(id(exe))
+        return placement.module if placement is not None and placement.module is not None else self._module
+
     def _unhook(self) -> None:
-        """Remove this monitor's listeners from every executor, so a process that does not log pays nothing."""
-        self._active, self._unhooked = False, True
-        for exe in self.exes:
-            hooks = hooks_of(exe)
-            for listeners in (hooks.before_train_forward, hooks.after_train_forward, hooks.after_backward):
-                listeners[:] = [f for f in listeners if getattr(f, "__self__", None) is not self]
+        """Remove this monitor's hooks, so a process that does not log pays nothing."""
+        self.uninstall()
+        self._unhooked = True
 
     @property
     def writer(self) -> SummaryWriter:

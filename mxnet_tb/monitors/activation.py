@@ -3,7 +3,8 @@
 Cost: it needs MXNet's executor monitor callback, which MXNet calls from Python for every operator output of
 every batch, active or not, and which turns off bulk execution. That slows training (measured here: +38% per
 batch on a 20-layer MLP, +12-17% on ResNet-152) from the first training batch for as long as the monitor is
-installed; it cannot be removed (a distributed worker that does not log never sets it). Use it to
+installed; ``uninstall()`` stops the logging but cannot take the callback away again (MXNet has no call
+for that; a distributed worker that does not log never sets it). Use it to
 investigate, not in every run. ``GradMonitor`` and ``WeightMonitor`` have no such cost.
 
 Example::
@@ -13,13 +14,14 @@ Example::
 
 from __future__ import annotations
 
-import ctypes
 import json
 from collections.abc import Sequence
 from typing import Any
 
 import mxnet as mx
 
+from .._training.hooks import ExecutorHooks, RemovableHandle
+from .._training.mxnet_adapter import ExecutorGroup, ndarray_from_handle, symbol_of
 from ..writer import SummaryWriter
 from ._base import TensorMonitor
 
@@ -68,28 +70,32 @@ class ActivationMonitor(TensorMonitor):
         self._in_forward = False  # MXNet also reports the backward pass's outputs: those are not activations
         self._callbacks: dict[int, Any] = {}  # executor id -> monitor callback not set yet
 
-    def install(self, exe: Any) -> None:
+    def _hook(self, exe: Any, group: ExecutorGroup) -> None:
         """Hook ``exe``; its monitor callback is set at its first training forward (see the module's note on cost)."""
-        known = any(e is exe for e in self.exes)
-        super().install(exe)
-        if known:
-            return
-        self._relu[id(exe)] = _relu_outputs(exe._symbol)
+        super()._hook(exe, group)
+        self._relu[id(exe)] = _relu_outputs(symbol_of(exe))
 
         def on_output(name: bytes, handle: Any) -> None:
             if not (self._active and self._in_forward):
                 return
             text = mx.base.py_str(name)
             if self._matches(text):
-                array = mx.nd.NDArray(ctypes.cast(handle, mx.base.NDArrayHandle), writable=False)
+                array = ndarray_from_handle(handle)
                 self._outputs.setdefault(text, []).append(array.copy())  # its memory is reused by later ops
 
         self._callbacks[id(exe)] = on_output  # set at the first training forward, if this process logs
 
-    def _listen(self, hooks: Any) -> None:
-        hooks.before_train_forward.append(self._forward_begins)
-        hooks.after_train_forward.append(self._forward_ends)
-        hooks.after_backward.append(self._after_backward)
+    def _forget(self, exe: Any) -> None:
+        super()._forget(exe)
+        self._relu.pop(id(exe), None)
+        self._callbacks.pop(id(exe), None)
+
+    def _listen(self, hooks: ExecutorHooks) -> list[RemovableHandle]:
+        return [
+            hooks.listen("before_train_forward", self._forward_begins),
+            hooks.listen("after_train_forward", self._forward_ends),
+            hooks.listen("after_backward", self._after_backward),
+        ]
 
     def _forward_begins(self, exe: Any) -> None:
         self._batch_begins(exe)
@@ -108,7 +114,7 @@ class ActivationMonitor(TensorMonitor):
 
     def _collect(self, group: list[Any], step: int) -> None:
         outputs, self._outputs = self._outputs, {}
-        relu = self._relu[id(group[0])]
+        relu = set().union(*self._relu.values())  # outputs gathered since the last log may be of several modules
         nonfinite = {}
         for name, arrays in outputs.items():
             merged = [mx.nd.concat(*[a.reshape((-1,)) for a in arrays], dim=0)] if len(arrays) > 1 else arrays

@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from .._training.distributed import distributed_kvstore, updates_on_servers
+from .._training.distributed import kvstore_if_distributed, updates_on_servers
 from .._training.hooks import module_hooks_of
+from .._training.mxnet_adapter import argument_names, optimizer_of
 from ..writer import SummaryWriter
 from ._base import TensorMonitor
 
@@ -29,7 +30,7 @@ class GradMonitor(TensorMonitor):
     reductions where the gradient lives, only scalars copied back; for GPUs), ``'auto'`` (device for GPUs).
 
     With a distributed kvstore (``dist_sync``) each worker logs its own gradients, read at the backward pass
-    (with the default ``update_on_kvstore=True`` the kvstore pull later overwrites the gradient arrays with
+    (by default the servers run the optimizer, and the kvstore pull later overwrites the gradient arrays with
     the new weights); with ``MXNET_UPDATE_ON_KVSTORE=0`` it logs the sums over all workers that its optimizer
     applies, read after ``update()``.
 
@@ -56,15 +57,25 @@ class GradMonitor(TensorMonitor):
             raise TypeError(f"effective must be a bool; got {effective!r}")
         self.effective = effective
         self._pending: tuple[list[Any], int] | None = None  # a batch to log once update() summed its gradients
+        self._listens_to_update = False
 
-    def _scale(self) -> float:
-        optimizer = getattr(self._module, "_optimizer", None)
-        return float(getattr(optimizer, "rescale_grad", 1.0)) if self.effective else 1.0
+    def uninstall(self) -> None:
+        """Stop monitoring (see ``TensorMonitor.uninstall``); a batch waiting for ``update()`` is not logged."""
+        super().uninstall()
+        self._pending, self._listens_to_update = None, False
+
+    def _scale(self, exe: Any) -> float:
+        """``rescale_grad`` of the optimizer applying ``exe``'s gradients (a bucket's or part's module's own)."""
+        if not self.effective:
+            return 1.0
+        optimizer = optimizer_of(self._module_of(exe))
+        return float(getattr(optimizer, "rescale_grad", 1.0))
 
     def _collect(self, group: list[Any], step: int) -> None:
         if _sums_after_update(self._module):
-            if self._after_update not in module_hooks_of(self._module).after_update:
-                module_hooks_of(self._module).after_update.append(self._after_update)
+            if not self._listens_to_update:
+                self._module_handles.append(module_hooks_of(self._module).listen("after_update", self._after_update))
+                self._listens_to_update = True
             self._pending = (group, step)
             return
         self._log_gradients(group, step, summed=False)
@@ -76,9 +87,9 @@ class GradMonitor(TensorMonitor):
 
     def _log_gradients(self, group: list[Any], step: int, summed: bool) -> None:
         """Log every matching gradient of ``group``; ``summed``: each device already holds the job's sum."""
-        scale = self._scale()
+        scale = self._scale(group[0])
         nonfinite = {}
-        for name in group[0]._symbol.list_arguments():
+        for name in argument_names(group[0]):
             if not self._matches(name):
                 continue
             grads = [exe.grad_dict.get(name) for exe in group]
@@ -91,9 +102,9 @@ class GradMonitor(TensorMonitor):
 def _sums_after_update(module: Any) -> bool:
     """Whether ``module.update()`` puts the sum over all workers into the gradient arrays, to be logged then.
 
-    That is a distributed kvstore with ``update_on_kvstore=False`` (``MXNET_UPDATE_ON_KVSTORE=0``): the
+    That is a distributed kvstore whose workers run the optimizer (``MXNET_UPDATE_ON_KVSTORE=0``): the
     gradients are pushed and the sums pulled back before the worker's own optimizer step. With the default
-    ``update_on_kvstore=True`` the servers update the weights and the pull overwrites the gradient arrays with
+    servers-run optimizer the servers update the weights and the pull overwrites the gradient arrays with
     them, so gradients are read at the backward pass, where they are this worker's own.
     """
-    return distributed_kvstore(module) is not None and not updates_on_servers(module)
+    return kvstore_if_distributed(module) is not None and not updates_on_servers(module)

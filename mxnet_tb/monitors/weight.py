@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from .._training.mxnet_adapter import argument_names
 from ..writer import SummaryWriter
 from ._base import TensorMonitor
 
@@ -51,6 +52,11 @@ class WeightMonitor(TensorMonitor):
         self._before: dict[str, np.ndarray] = {}
         self._before_step = -1
 
+    def uninstall(self) -> None:
+        """Stop monitoring (see ``TensorMonitor.uninstall``); a pending update ratio is not logged."""
+        super().uninstall()
+        self._before = {}
+
     def _after_backward(self, exe: Any) -> None:
         group = self._groups[id(exe)]
         if exe is group[0] and self._before:
@@ -59,7 +65,7 @@ class WeightMonitor(TensorMonitor):
 
     def _parameters(self, exe: Any) -> list[str]:
         grads = exe.grad_dict
-        return [n for n in exe._symbol.list_arguments() if self._matches(n) and grads.get(n) is not None]
+        return [n for n in argument_names(exe) if self._matches(n) and grads.get(n) is not None]
 
     def _collect(self, group: list[Any], step: int) -> None:
         first = group[0]  # every device holds the same weights
@@ -73,9 +79,11 @@ class WeightMonitor(TensorMonitor):
         self._check_nonfinite(nonfinite, step)
 
     def _log_update_ratios(self, exe: Any) -> None:
-        for name, before in self._before.items():
-            after = exe.arg_dict[name].asnumpy().astype(np.float64)
+        """Ratios of the weights ``exe`` holds (a SequentialModule's parts each hold their own)."""
+        arrays = exe.arg_dict
+        for name in [name for name in self._before if name in arrays]:
+            before = self._before.pop(name)
+            after = arrays[name].asnumpy().astype(np.float64)
             norm = float(np.linalg.norm(after))
             ratio = float(np.linalg.norm(after - before)) / norm if norm else float("nan")
             self.writer.add_scalar(f"{self.kind}/update_ratio/{name}", ratio, self._before_step)
-        self._before = {}
