@@ -30,6 +30,7 @@ from .errors import (
     StepOrderWarning,
     WriterClosedError,
 )
+from .model_cards import model_card
 from .summaries.image import make_image_grid
 from .writer import SummaryWriter
 
@@ -51,6 +52,7 @@ __all__ = [
     "default_writer",
     "init",
     "make_image_grid",
+    "model_card",
     "params",
     "scalars",
     "validation",

@@ -24,6 +24,8 @@ EXPECTED = {
     "WeightMonitor",
     "ActivationMonitor",
     "NonFiniteError",
+    # where time and memory go
+    "model_card",
 }
 
 
