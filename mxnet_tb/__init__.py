@@ -31,6 +31,7 @@ from .errors import (
     WriterClosedError,
 )
 from .model_cards import model_card
+from .profiling import profile
 from .summaries.image import make_image_grid
 from .writer import SummaryWriter
 
@@ -54,6 +55,7 @@ __all__ = [
     "make_image_grid",
     "model_card",
     "params",
+    "profile",
     "scalars",
     "validation",
 ]

@@ -26,6 +26,7 @@ EXPECTED = {
     "NonFiniteError",
     # where time and memory go
     "model_card",
+    "profile",
 }
 
 
