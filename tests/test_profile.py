@@ -10,6 +10,7 @@ from google.protobuf import text_format
 from tensorboard.compat.proto import config_pb2, graph_pb2
 
 import mxnet_tb as tb
+from mxnet_tb.cli import main
 from mxnet_tb.summaries.graph import graph_def
 from mxnet_tb.summaries.profile_stats import OpEvent, load_trace, node_times, op_events, run_metadata
 
@@ -20,10 +21,10 @@ from .tb_server import tensorboard_server
 BATCHES = models.SAMPLES // models.BATCH
 
 
-def _profile_run(logdir):
-    """The graph and the (tag, RunMetadata) sessions of the run ``<logdir>/profile``."""
+def _profile_run(logdir, run="profile"):
+    """The graph and the (tag, step, RunMetadata) sessions of the run ``<logdir>/<run>``."""
     graphs, sessions = [], []
-    for path in event_files(os.path.join(logdir, "profile")):
+    for path in event_files(os.path.join(logdir, run)):
         for event in load_events(path):
             if event.graph_def:
                 graphs.append(graph_pb2.GraphDef.FromString(event.graph_def))
@@ -137,6 +138,41 @@ def test_two_sessions_in_one_process_each_get_their_own_batches(tmp_path):
 def test_bad_arguments_fail_when_the_callback_is_made(kwargs, error, message):
     with pytest.raises(error, match=message):
         tb.profile(**kwargs)
+
+
+# -- mxnet-tb profile-import ------------------------------------------------------------------------------
+
+
+def test_profile_import_maps_a_saved_trace_exactly_as_the_callback_did(profiled, tmp_path, capsys):
+    logdir, callback, mod, _ = profiled
+    symbol = str(tmp_path / "net-symbol.json")
+    mod.symbol.save(symbol)
+    out = tmp_path / "imported"
+    args = ["profile-import", callback.session.trace_path, "--symbol", symbol, "--shape", "data=16,1,8,8"]
+    assert main([*args, "--logdir", str(out), "--run", "net"]) == 0
+    printed = capsys.readouterr().out
+    assert f"-> run 'net' in {out}: 6 nodes timed over 2 batches" in printed
+    (graph,), ((tag, _, meta),) = _profile_run(str(out), "net")
+    _, ((_, _, original),) = _profile_run(logdir)
+    assert tag == "profile/steps_0-1" and meta.step_stats == original.step_stats
+    assert {n.name for n in graph.node} >= {s.node_name for s in meta.step_stats.dev_stats[0].node_stats}
+    ((_, text),) = tensors(str(out / "net"), "profile/top_operators")
+    assert "| Convolution | forward | 2 |" in text.item().decode()
+    assert (out / "net" / "trace-profile_steps_0-1.json").is_file()
+
+
+def test_profile_import_fails_when_nothing_maps_and_on_bad_files(profiled, tmp_path, capsys):
+    symbol = str(tmp_path / "other-symbol.json")
+    mx.sym.Pooling(mx.sym.var("data"), kernel=(2, 2), name="pool").save(symbol)  # no op of the trace
+    trace = profiled[1].session.trace_path
+    logdir = tmp_path / "logs"
+    assert main(["profile-import", trace, "--symbol", symbol, "--logdir", str(logdir)]) == 1
+    assert "maps to a node" in capsys.readouterr().err and not logdir.exists()
+    assert main(["profile-import", str(tmp_path / "missing.json"), "--symbol", symbol]) == 2
+    assert "no such trace file" in capsys.readouterr().err
+    (tmp_path / "bad.json").write_text("{not json")
+    assert main(["profile-import", str(tmp_path / "bad.json"), "--symbol", symbol, "--logdir", str(logdir)]) == 1
+    assert "not a Chrome trace JSON file" in capsys.readouterr().err
 
 
 # -- mapping trace events to nodes, on hand-made traces ---------------------------------------------------

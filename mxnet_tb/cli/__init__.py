@@ -16,7 +16,7 @@ import sys
 from collections.abc import Sequence
 
 from .._version import __version__
-from . import checkpoint, graph, import_log, serve
+from . import checkpoint, graph, import_log, profile, serve
 from ._common import CommandError, UsageError
 
 __all__ = ["EXIT_FAILURE", "EXIT_OK", "EXIT_USAGE", "build_parser", "main"]
@@ -52,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"mxnet-tb {__version__}")
     subparsers = parser.add_subparsers(title="commands", dest="command", metavar="COMMAND")
     subparsers.required = True
-    for module in (import_log, checkpoint, graph, serve):
+    for module in (import_log, checkpoint, graph, serve, profile):
         module.add_parser(subparsers)
     return parser
 
