@@ -152,7 +152,11 @@ class _ProfileCallback:
 
 
 def profile(
-    batches: int = 3, start: int = 5, writer: SummaryWriter | None = None, run: str = "profile"
+    batches: int = 3,
+    start: int = 5,
+    writer: SummaryWriter | None = None,
+    run: str = "profile",
+    per_node: bool = True,
 ) -> _ProfileCallback:
     """A ``batch_end_callback`` profiling batches ``start`` to ``start + batches - 1`` (counted from 0).
 
@@ -160,11 +164,14 @@ def profile(
     a batch callback can only switch the profiler on after a batch. ``run`` names the sub-run holding the
     session's graph, run metadata and trace file.
 
-    Create it before ``fit`` binds the module (as an argument of ``fit`` it is): it configures MXNet's
-    profiler at once, and MXNet does not bulk the operators of an executor bound while the profiler collects
-    aggregate statistics, so every operator gets its own timing. The whole run then executes unbulked
-    (``MXNET_EXEC_BULK_EXEC_TRAIN=0``'s effect); ``bench/bench_profile.py`` measures what that costs. MXNet's
-    profiler is one per process: ``tb.profile`` takes it over.
+    ``per_node=True`` (the default) configures MXNet's profiler at once, before ``fit`` binds the module (as
+    an argument of ``fit`` it is): MXNet does not bulk the operators of an executor bound while the profiler
+    collects aggregate statistics, so every operator gets its own timing and its node in GRAPHS. The whole
+    run then executes unbulked (``MXNET_EXEC_BULK_EXEC_TRAIN=0``'s effect; on CPU no measurable cost,
+    ``bench/bench_profile.py``; on GPU bulking saves launch overhead). ``per_node=False`` leaves MXNet's
+    bulking alone until the session: the table then lists bulked segments (``[Convolution,BatchNorm,...]``)
+    and GRAPHS gets only the operators MXNet ran on their own. MXNet's profiler is one per process:
+    ``tb.profile`` takes it over.
 
     Example::
 
@@ -176,8 +183,11 @@ def profile(
     if not isinstance(run, str):
         raise TypeError(f"run must be a str naming a sub-run; got {type(run).__name__}: {run!r:.80}")
     run_dir("logdir", run)  # a bad run name fails now, not after the session
+    if not isinstance(per_node, bool):
+        raise TypeError(f"per_node must be a bool; got {per_node!r:.80}")
     writer = resolve_writer(writer)
-    from ._training.profiler import configure
+    if per_node:
+        from ._training.profiler import configure
 
-    configure()  # now, before fit binds the module: MXNet then runs every operator on its own (no bulking)
+        configure()  # now, before fit binds the module: MXNet then runs every operator on its own (no bulking)
     return _ProfileCallback(batches, start, writer, run)

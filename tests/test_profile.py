@@ -2,6 +2,8 @@
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import mxnet as mx
@@ -125,6 +127,21 @@ def test_two_sessions_in_one_process_each_get_their_own_batches(tmp_path):
         assert counts == batches and callback.session.unmapped == {}
 
 
+@pytest.mark.slow
+def test_without_per_node_mxnet_bulks_and_the_segments_are_listed_unmapped(tmp_path):
+    code = f"""
+import mxnet_tb as tb
+from tests import mxnet_models as models
+callback = tb.profile(batches=2, start=2, writer=tb.SummaryWriter({str(tmp_path)!r}), per_node=False)
+models.fit(models.module(), num_epoch=1, batch_end_callback=[callback])
+print(sorted(callback.session.unmapped), callback.session.nodes)
+"""
+    env = {**os.environ, "PYTHONPATH": os.getcwd()}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env).stdout
+    names, nodes = out.strip().rsplit(" ", 1)
+    assert "[Convolution,Activation,Flatten,FullyConnected,SoftmaxOutput]" in names and nodes == "0"
+
+
 @pytest.mark.parametrize(
     ("kwargs", "error", "message"),
     [
@@ -133,6 +150,7 @@ def test_two_sessions_in_one_process_each_get_their_own_batches(tmp_path):
         ({"run": "../escape"}, ValueError, "'..'"),
         ({"run": 3}, TypeError, "run must be a str"),
         ({"writer": "logs"}, TypeError, "writer must be a mxnet_tb.SummaryWriter"),
+        ({"per_node": 1}, TypeError, "per_node must be a bool"),
     ],
 )
 def test_bad_arguments_fail_when_the_callback_is_made(kwargs, error, message):
