@@ -33,6 +33,7 @@ from ._training.default import default_writer, resolve_writer
 from ._training.distributed import logs_here
 from ._values.convert import to_count
 from ._values.names import run_dir
+from .errors import EventWriteWarning, warn_user
 from .summaries.profile_stats import node_times, op_events, run_metadata, top_operators_markdown
 from .writer import SummaryWriter
 
@@ -114,7 +115,7 @@ class _ProfileCallback:
         self._began = 0.0
 
     def __call__(self, param: Any) -> None:
-        if self.session is not None or self.calls > self.start + self.batches:
+        if self.session is not None or self.calls >= self.start + self.batches:
             return  # done: training goes on unprofiled
         module = (param.locals or {}).get("self") if param is not None else None
         if not logs_here(module):
@@ -146,7 +147,11 @@ class _ProfileCallback:
         graph = graph_def(symbol, _input_shapes(module))
         first, last = self.start, self.start + self.batches - 1
         directory = run_dir(writer.get_logdir(), self.run)
-        self.session = write_session(writer, directory, graph, trace, totals, self.batches, first, last)
+        try:
+            self.session = write_session(writer, directory, graph, trace, totals, self.batches, first, last)
+        except OSError as exc:  # like any failed write: reported, training goes on
+            warn_user(f"tb.profile could not write the session of batches {first}-{last}: {exc}", EventWriteWarning)
+            return
         writer.add_scalar(TIME_TAG, 1000 * elapsed / self.batches, global_step=last)
         _log.info("mxnet_tb: profiled batches %d-%d: %s", first, last, self.session.trace_path)
 

@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import mxnet as mx
@@ -125,6 +126,22 @@ def test_two_sessions_in_one_process_each_get_their_own_batches(tmp_path):
         trace = load_trace(Path(callback.session.trace_path).read_text())
         counts = [e.name for e in op_events(trace)].count("Convolution")
         assert counts == batches and callback.session.unmapped == {}
+
+
+def test_a_session_that_cannot_be_written_warns_and_training_goes_on(tmp_path):
+    logdir = tmp_path / "logs"
+    logdir.mkdir()
+    (logdir / "profile").write_text("a file where the profile run would go")
+    sw = tb.SummaryWriter(str(logdir))
+    callback = tb.profile(batches=1, start=1, writer=sw)
+    seen = []
+    with warnings.catch_warnings(record=True) as caught:  # MXNet's imports warn too, in their own categories
+        warnings.simplefilter("always")
+        models.fit(models.module(), num_epoch=1, batch_end_callback=[callback, lambda p: seen.append(p.nbatch)])
+    sw.close()
+    (warning,) = [w for w in caught if issubclass(w.category, tb.EventWriteWarning)]
+    assert "could not write the session of batches 1-1" in str(warning.message)
+    assert callback.session is None and seen == list(range(BATCHES))
 
 
 @pytest.mark.slow

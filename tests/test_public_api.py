@@ -27,6 +27,7 @@ EXPECTED = {
     # where time and memory go
     "model_card",
     "profile",
+    "ProfilerUnavailableError",
 }
 
 

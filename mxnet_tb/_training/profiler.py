@@ -26,16 +26,13 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
+from ..errors import ProfilerUnavailableError
 from ..summaries.profile_stats import load_trace
 
-__all__ = ["ProfilerSession", "ProfilerUnavailableError", "configure", "start_session", "stop_session"]
+__all__ = ["ProfilerSession", "configure", "start_session", "stop_session"]
 
 _lock = threading.Lock()
 _state: dict[str, Any] = {"path": None, "events_seen": 0}
-
-
-class ProfilerUnavailableError(RuntimeError):
-    """MXNet's profiler could not be configured (another part of the program configured and ran it)."""
 
 
 @dataclass
