@@ -385,7 +385,7 @@ def graph_def(net: Any, shapes: Shapes | None = None) -> graph_pb2.GraphDef:
     if node_shapes is not None:
         from .model_card import graph_attrs  # the model card's figures for every operator
 
-        costs = graph_attrs(mx, symbol, internals, document, node_shapes, checked)
+        costs = graph_attrs(mx, symbol, internals, document, node_shapes, checked, names)
 
     graph = graph_pb2.GraphDef()
     add = graph.node.add

@@ -138,9 +138,14 @@ def card_from_nodes(
     input_names: set[str],
     batch_size: int,
     input_shapes: Mapping[str, Shape] | None = None,
+    names: Sequence[str] | None = None,
 ) -> ModelCard:
-    """The card from MXNet's JSON ``nodes`` and every node's output shapes (no MXNet needed)."""
-    names, _ = _node_names(list(nodes), aux_names, set(input_shapes or ()))
+    """The card from MXNet's JSON ``nodes`` and every node's output shapes (no MXNet needed).
+
+    ``names``: the GraphDef's node names, index-aligned with ``nodes``, when the caller has them already.
+    """
+    if names is None:
+        names, _ = _node_names(list(nodes), aux_names, set(input_shapes or ()))
     counted: set[int] = set()
     layers = []
     trainable = auxiliary = 0
@@ -208,7 +213,13 @@ def node_attrs(card: ModelCard) -> dict[int, dict[str, int | float | str]]:
 
 
 def graph_attrs(
-    mx: Any, symbol: Any, internals: Any, document: Any, node_shapes: Mapping[int, list[Shape]], shapes: Any
+    mx: Any,
+    symbol: Any,
+    internals: Any,
+    document: Any,
+    node_shapes: Mapping[int, list[Shape]],
+    shapes: Any,
+    names: Sequence[str] | None = None,
 ) -> dict[int, dict[str, attr_value_pb2.AttrValue]]:
     """``{node index: {name: AttrValue}}``: the card's figures for ``graph_def``'s operator nodes."""
     card = card_from_nodes(
@@ -219,6 +230,7 @@ def graph_attrs(
         _inputs(symbol, shapes),
         next(iter(shapes.values()))[0],
         shapes,
+        names,
     )
     return {index: {k: _attr(v) for k, v in entry.items()} for index, entry in node_attrs(card).items()}
 
