@@ -245,6 +245,18 @@ def test_forward_in_topological_order_backward_in_reverse():
     assert stats == {"a": round((26 + 36) / 2), "b": round((28 + 34) / 2), "flat": round((30 + 32) / 2)}
 
 
+def test_gradient_sums_of_a_residual_go_to_the_output_read_twice():
+    data = mx.sym.var("data")
+    relu = mx.sym.Activation(mx.sym.Convolution(data, kernel=(1, 1), num_filter=2, name="a"), "relu", name="r")
+    net = mx.sym.elemwise_add(relu, mx.sym.Convolution(relu, kernel=(1, 1), num_filter=2, name="b"), name="plus")
+    graph = graph_def(net, {"data": (1, 2, 3, 3)})
+    batch = ["Convolution", "Activation", "Convolution", "elemwise_add", "_backward_add", "_backward_Convolution"]
+    batch += ["add_n", "_backward_Activation", "_backward_Convolution"]
+    times = node_times(graph, _events(batch), batches=1)
+    backward = {graph.node[i].name: t for i, t in times.backward.items()}
+    assert backward == {"plus": 14, "b": 15, "r": 16 + 17, "a": 18} and times.unmapped == {}
+
+
 def test_counts_that_do_not_fit_and_bulked_segments_are_listed_not_guessed():
     events = _events(["Convolution", "Convolution", "Convolution", "[Convolution,Flatten]", "argmax"])
     times = node_times(_two_conv_graph(), events, batches=1)

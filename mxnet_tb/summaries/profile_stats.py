@@ -7,7 +7,8 @@ not by node. ``node_times(graph, events, batches)`` maps events to the GraphDef'
   (the order the executor pushes them);
 - backward: ``_backward_T`` events go to the ``T`` nodes in reverse order (the order the gradient pass makes
   them); a few backward names that differ from their op (``_backward_copy`` for ``Flatten``/``Reshape``) are
-  mapped when exactly one such op type is in the graph.
+  mapped when exactly one such op type is in the graph; ``add_n``, which sums the gradients of an output read
+  by several operators (a residual connection), goes to the node of that output, in reverse order.
 
 A name is mapped only when its event count is exactly ``batches`` × its number of nodes; anything else
 (imperative operators, an op type the graph lacks, a count that does not fit) is kept apart in ``unmapped``
@@ -61,6 +62,9 @@ _BACKWARD_ALIASES = {
     "_backward_Concat": ("Concat", "concat"),
     "_backward_Pooling": ("Pooling",),
 }
+
+
+_GRADIENT_SUMS = ("add_n", "ElementWiseSum")
 
 
 @dataclass(frozen=True)
@@ -171,10 +175,31 @@ def _operators(graph: graph_pb2.GraphDef) -> dict[str, list[int]]:
     return by_op
 
 
-def _candidates(name: str, by_op: Mapping[str, list[int]]) -> tuple[list[int] | None, bool, str]:
+def _fanned_out(graph: graph_pb2.GraphDef) -> list[int]:
+    """One entry per output read by two or more operators, by node, in topological order.
+
+    MXNet sums the gradients arriving at such an output with one ``add_n``/``ElementWiseSum`` in the backward
+    pass (nnvm's gradient pass, in reverse topological order); inputs (``Input``) get no gradient.
+    """
+    index = {node.name: i for i, node in enumerate(graph.node)}
+    readers: dict[str, int] = {}
+    for node in graph.node:
+        for source in node.input:
+            readers[source] = readers.get(source, 0) + 1
+    fanned = [index[s.split(":")[0]] for s, count in readers.items() if count > 1 and s.split(":")[0] in index]
+    return sorted(i for i in fanned if graph.node[i].op != INPUT_OP)
+
+
+def _candidates(
+    name: str, by_op: Mapping[str, list[int]], graph: graph_pb2.GraphDef
+) -> tuple[list[int] | None, bool, str]:
     """The nodes events named ``name`` run for, in execution order; whether backward; why none."""
     if name in by_op:
         return by_op[name], False, ""
+    if name in _GRADIENT_SUMS:
+        fanned = _fanned_out(graph)
+        if fanned:
+            return fanned[::-1], True, ""
     if name.startswith(_BACKWARD):
         forward = name[len(_BACKWARD) :]
         if forward in by_op:
@@ -204,7 +229,7 @@ def node_times(graph: graph_pb2.GraphDef, events: Iterable[OpEvent], batches: in
         batches = per_batch.pop() if len(per_batch) == 1 else 0
     times = NodeTimes(batches=batches)
     for name, group in grouped.items():
-        nodes, backward, why = _candidates(name, by_op)
+        nodes, backward, why = _candidates(name, by_op, graph)
         total_ms = sum(e.duration for e in group) / 1000
         if nodes is None or not batches or len(group) != batches * len(nodes):
             reason = why or f"{len(group)} events for {len(nodes or ())} nodes × {batches} batches"
