@@ -12,9 +12,10 @@ not by node. ``node_times(graph, events, batches)`` maps events to the GraphDef'
 
 A name is mapped only when its event count is exactly ``batches`` × its number of nodes; anything else
 (imperative operators, an op type the graph lacks, a count that does not fit) is kept apart in ``unmapped``
-with the reason, never spread over nodes by guess. The mapping is exact when the engine runs one operator at a
-time in push order (MXNet's CPU default); with several workers (GPU streams, ``MXNET_CPU_WORKER_NTHREADS``)
-two nodes of the same type on parallel branches may swap their times.
+with the reason, never spread over nodes by guess. Forward times are exact when the engine runs one operator
+at a time in push order (MXNet's CPU default). Backward times are exact along a chain; between parallel
+branches (a ResNet block's shortcut and main path) two backward nodes of one type may swap, and with several
+workers (GPU streams, ``MXNET_CPU_WORKER_NTHREADS``) forward ones too.
 
 ``run_metadata(graph, times)`` holds one ``NodeExecStats`` per node: the mean time per batch of its forward
 plus backward events (TensorBoard spans each node's entries from first start to last end, so one entry per
