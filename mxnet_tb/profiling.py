@@ -12,7 +12,8 @@ After ``start`` warm-up batches the profiler runs for ``batches`` batches, then 
   backward apart, from the profiler's aggregate statistics, and what could not be mapped to nodes;
 - SCALARS ``profile/ms_per_batch``: the wall time of a profiled batch.
 
-How node times are found and how exact they are: see ``summaries/profile_stats.py``. The steps are the
+How node times are found and how exact they are: see ``summaries/profile_stats.py``; here the executor's own
+order of calls (``Executor.debug_str()``) names the node of every event. The steps are the
 batches this callback has seen, from 0. Batches before and after the session run with the profiler off:
 they cost what an unprofiled batch costs (``bench/bench_profile.py``). Keep the session inside one epoch:
 an evaluation between epochs adds forward passes that then do not map to nodes (they are listed as such).
@@ -23,6 +24,7 @@ writer's files, in a run directory of its own (``_io/profile_run.py``).
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import time
@@ -34,7 +36,13 @@ from ._training.distributed import logs_here
 from ._values.convert import to_count
 from ._values.names import run_dir
 from .errors import EventWriteWarning, warn_user
-from .summaries.profile_stats import node_times, op_events, run_metadata, top_operators_markdown
+from .summaries.profile_stats import (
+    node_times,
+    op_events,
+    run_metadata,
+    schedule_from_executor,
+    top_operators_markdown,
+)
 from .writer import SummaryWriter
 
 __all__ = ["TEXT_TAG", "TIME_TAG", "ProfileSession", "profile", "write_session"]
@@ -68,12 +76,16 @@ def write_session(
     batches: int | None,
     first: int,
     last: int,
+    schedule: Any = None,
 ) -> ProfileSession:
-    """Map a trace onto ``graph``, write the session files into ``directory`` and the table through ``writer``."""
+    """Map a trace onto ``graph``, write the session files into ``directory`` and the table through ``writer``.
+
+    ``schedule``: the executor's order of calls (``schedule_from_executor``), when known.
+    """
     from ._io.profile_run import write_profile_run
 
     events = op_events(trace)
-    times = node_times(graph, events, batches)
+    times = node_times(graph, events, batches, schedule)
     metadata = run_metadata(graph, times)
     tag = f"profile/steps_{first}-{last}"
     trace_path, event_path = write_profile_run(directory, graph, tag, metadata, last, trace)
@@ -133,7 +145,7 @@ class _ProfileCallback:
         self._began = time.perf_counter()
 
     def _finish(self, module: Any) -> None:
-        from ._training.profiler import stop_session
+        from ._training.profiler import executor_calls, stop_session
         from .callbacks import _input_shapes
         from .summaries.graph import graph_def
 
@@ -145,10 +157,13 @@ class _ProfileCallback:
             raise TypeError("tb.profile needs the Module training the network (param.locals['self'])")
         writer = self._writer or default_writer()
         graph = graph_def(symbol, _input_shapes(module))
+        calls = executor_calls(module)
+        names = [node["name"] for node in json.loads(symbol.get_internals().tojson())["nodes"]]
+        schedule = None if calls is None else schedule_from_executor(calls, names)
         first, last = self.start, self.start + self.batches - 1
         directory = run_dir(writer.get_logdir(), self.run)
         try:
-            self.session = write_session(writer, directory, graph, trace, totals, self.batches, first, last)
+            self.session = write_session(writer, directory, graph, trace, totals, self.batches, first, last, schedule)
         except OSError as exc:  # like any failed write: reported, training goes on
             warn_user(f"tb.profile could not write the session of batches {first}-{last}: {exc}", EventWriteWarning)
             return

@@ -15,7 +15,14 @@ from tensorboard.compat.proto import config_pb2, graph_pb2
 import mxnet_tb as tb
 from mxnet_tb.cli import main
 from mxnet_tb.summaries.graph import graph_def
-from mxnet_tb.summaries.profile_stats import OpEvent, load_trace, node_times, op_events, run_metadata
+from mxnet_tb.summaries.profile_stats import (
+    OpEvent,
+    load_trace,
+    node_times,
+    op_events,
+    run_metadata,
+    schedule_from_executor,
+)
 
 from . import mxnet_models as models
 from .readback import event_files, load_events, scalars, tensors
@@ -255,6 +262,21 @@ def test_gradient_sums_of_a_residual_go_to_the_output_read_twice():
     times = node_times(graph, _events(batch), batches=1)
     backward = {graph.node[i].name: t for i, t in times.backward.items()}
     assert backward == {"plus": 14, "b": 15, "r": 16 + 17, "a": 18} and times.unmapped == {}
+
+
+def test_the_executor_schedule_names_the_node_of_every_call():
+    graph = _two_conv_graph()
+    names = ["data", "a_weight", "a_bias", "a", "b_weight", "b_bias", "b", "flat"]
+    assert [n.name for n in graph.node] == ["data", "a/weight", "a/bias", "a", "b/weight", "b/bias", "b", "flat"]
+    calls = [("Convolution", "a"), ("Convolution", "b"), ("Flatten", "flat"), ("_backward_copy", "flat_backward")]
+    calls += [("_backward_Convolution", "a_backward"), ("_backward_Convolution", "b_backward")]  # not reversed
+    calls += [("add_n", "sum_grad")]
+    schedule = schedule_from_executor(calls, names)
+    batch = [name for name, _ in calls]
+    times = node_times(graph, _events(batch), batches=1, schedule=schedule)
+    backward = {graph.node[i].name: t for i, t in times.backward.items()}
+    assert backward == {"flat": 13, "a": 14, "b": 15}  # the executor's order, not the reverse-order rule's
+    assert times.unmapped["add_n"].startswith("its calls belong to no node of the graph")
 
 
 def test_counts_that_do_not_fit_and_bulked_segments_are_listed_not_guessed():

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 import threading
 from dataclasses import dataclass
@@ -29,7 +30,7 @@ from typing import Any
 from ..errors import ProfilerUnavailableError
 from ..summaries.profile_stats import load_trace
 
-__all__ = ["ProfilerSession", "configure", "start_session", "stop_session"]
+__all__ = ["ProfilerSession", "configure", "executor_calls", "start_session", "stop_session"]
 
 _lock = threading.Lock()
 _state: dict[str, Any] = {"path": None, "events_seen": 0}
@@ -107,3 +108,22 @@ def stop_session(session: ProfilerSession) -> tuple[dict[str, Any], dict[str, tu
     operators = (aggregate.get("Time") or {}).get("operator") or {}
     totals = {name: (int(s.get("Count", 0)), float(s.get("Total", 0.0))) for name, s in operators.items()}
     return session_trace, totals
+
+
+_CALL = re.compile(r"^Op:([^,\n]+), Name=(.+)$", re.MULTILINE)
+
+
+def executor_calls(module: Any) -> list[tuple[str, str]] | None:
+    """``(op, node name)`` of every call of the module's executor, in the order it pushes them; None if unknown.
+
+    From ``Executor.debug_str()`` (forward nodes, then backward ones named ``<forward>_backward``); MXNet-private
+    access: ``Module._exec_group.execs``, and only for a module on one device.
+    """
+    executors = getattr(getattr(module, "_exec_group", None), "execs", None)
+    if not executors or len(executors) != 1:
+        return None
+    try:
+        text = executors[0].debug_str()
+    except Exception:  # an executor without debug output: fall back to the topological-order rules
+        return None
+    return [(op.strip(), name.strip()) for op, name in _CALL.findall(text)] or None

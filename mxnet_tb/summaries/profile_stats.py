@@ -17,6 +17,12 @@ at a time in push order (MXNet's CPU default). Backward times are exact along a 
 branches (a ResNet block's shortcut and main path) two backward nodes of one type may swap, and with several
 workers (GPU streams, ``MXNET_CPU_WORKER_NTHREADS``) forward ones too.
 
+With the executor at hand (``tb.profile``), ``schedule_from_executor`` replaces these rules by the executor's
+own order of calls (``Executor.debug_str()``: every call with its node's name, backward ones included), so
+each event's node is known exactly in MXNet's push order, which the engine follows on one worker as long as
+same-type operators on parallel branches become ready in that order; gradient sums (``sum_grad``) are then
+listed apart, as they name no node.
+
 ``run_metadata(graph, times)`` holds one ``NodeExecStats`` per node: the mean time per batch of its forward
 plus backward events (TensorBoard spans each node's entries from first start to last end, so one entry per
 node is the only way its "compute time" is that sum), ``memory`` and ``output`` the bytes and shapes of the
@@ -27,9 +33,9 @@ to nodes).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Optional
 
 from tensorboard.compat.proto import config_pb2, event_pb2, graph_pb2, step_stats_pb2, types_pb2
 
@@ -43,6 +49,7 @@ __all__ = [
     "op_events",
     "op_totals",
     "run_metadata",
+    "schedule_from_executor",
     "tagged_run_metadata_event",
     "top_operators_markdown",
 ]
@@ -215,11 +222,37 @@ def _candidates(
     return None, False, "no operator of this type in the graph"
 
 
-def node_times(graph: graph_pb2.GraphDef, events: Iterable[OpEvent], batches: int | None = None) -> NodeTimes:
+# The executor's schedule: {op: [(GraphDef node index or None, backward?) for each call, in push order]}.
+Schedule = Mapping[str, Sequence[tuple[Optional[int], bool]]]
+
+
+def schedule_from_executor(ops: Iterable[tuple[str, str]], mxnet_names: Sequence[str]) -> dict[str, list[Any]]:
+    """The schedule of an executor from its ``(op, node name)`` pairs in push order (``Executor.debug_str()``).
+
+    ``mxnet_names`` are MXNet's node names, index-aligned with the GraphDef. A backward node is named
+    ``<forward name>_backward``; a call that belongs to no node of the graph (``sum_grad``, the gradient sums)
+    is None.
+    """
+    index = {name: i for i, name in enumerate(mxnet_names)}
+    schedule: dict[str, list[Any]] = {}
+    for op, name in ops:
+        backward = name.endswith("_backward") or op.startswith(_BACKWARD)
+        forward = name[: -len("_backward")] if name.endswith("_backward") else name
+        schedule.setdefault(op, []).append((index.get(forward), backward))
+    return schedule
+
+
+def node_times(
+    graph: graph_pb2.GraphDef,
+    events: Iterable[OpEvent],
+    batches: int | None = None,
+    schedule: Schedule | None = None,
+) -> NodeTimes:
     """Map operator events to the nodes of ``graph`` (see the module docstring for how, and how exactly).
 
     ``batches`` is how many batches the events cover; None infers it from the forward operators (their event
-    counts must agree) and is 0 when nothing maps.
+    counts must agree) and is 0 when nothing maps. ``schedule`` (``schedule_from_executor``): the executor's
+    own order of calls, which replaces the topological-order rules and is exact on one worker.
     """
     by_op = _operators(graph)
     grouped: dict[str, list[OpEvent]] = {}
@@ -230,20 +263,35 @@ def node_times(graph: graph_pb2.GraphDef, events: Iterable[OpEvent], batches: in
         batches = per_batch.pop() if len(per_batch) == 1 else 0
     times = NodeTimes(batches=batches)
     for name, group in grouped.items():
-        nodes, backward, why = _candidates(name, by_op, graph)
+        calls, why = _calls(name, by_op, graph, schedule)
         total_ms = sum(e.duration for e in group) / 1000
-        if nodes is None or not batches or len(group) != batches * len(nodes):
-            reason = why or f"{len(group)} events for {len(nodes or ())} nodes × {batches} batches"
+        if calls is None or not batches or len(group) != batches * len(calls):
+            reason = why or f"{len(group)} events for {len(calls or ())} nodes × {batches} batches"
             times.unmapped[name] = f"{reason} ({len(group)} events, {total_ms:.3f} ms)"
             continue
-        target = times.backward if backward else times.forward
         for k, event in enumerate(group):
-            node = nodes[k % len(nodes)]
+            node, backward = calls[k % len(calls)]
+            target = times.backward if backward else times.forward
             target[node] = target.get(node, 0) + event.duration
             times.device.setdefault(node, event.device)
             if not backward:
                 times.first_start.setdefault(node, event.start)
     return times
+
+
+def _calls(
+    name: str, by_op: Mapping[str, list[int]], graph: graph_pb2.GraphDef, schedule: Schedule | None
+) -> tuple[list[tuple[int, bool]] | None, str]:
+    """``[(node, backward?)]`` for the calls of op ``name`` in one batch, in order; or None and why."""
+    if schedule is None:
+        nodes, backward, why = _candidates(name, by_op, graph)
+        return (None, why) if nodes is None else ([(n, backward) for n in nodes], "")
+    entries = schedule.get(name)
+    if not entries:
+        return None, "not an operator of the executor (imperative, or another executor's)"
+    if any(node is None for node, _ in entries):
+        return None, "its calls belong to no node of the graph (e.g. gradient sums, sum_grad)"
+    return [(node, backward) for node, backward in entries], ""
 
 
 # -- protos -------------------------------------------------------------------------------------------------
