@@ -29,10 +29,13 @@ from .errors import (
     EventWriteError,
     EventWriteWarning,
     NonFiniteError,
+    ProfilerUnavailableError,
     RankUnknownError,
     StepOrderWarning,
     WriterClosedError,
 )
+from .model_cards import model_card
+from .profiling import profile
 from .summaries.image import make_image_grid
 from .writer import SummaryWriter
 
@@ -45,6 +48,7 @@ __all__ = [
     "EventWriteWarning",
     "GradMonitor",
     "NonFiniteError",
+    "ProfilerUnavailableError",
     "RankUnknownError",
     "StepOrderWarning",
     "SummaryWriter",
@@ -55,7 +59,9 @@ __all__ = [
     "default_writer",
     "init",
     "make_image_grid",
+    "model_card",
     "params",
+    "profile",
     "scalars",
     "validation",
 ]

@@ -30,6 +30,8 @@ from ._training.parameters import log_parameters
 from ._training.stats import check_stats
 from ._values.convert import to_count, to_numpy
 from ._values.names import clean_tag
+from .model_cards import write_card
+from .summaries.model_card import model_card
 from .writer import SummaryWriter
 
 __all__ = ["params", "scalars", "validation"]
@@ -243,8 +245,10 @@ def params(
 
     Tags: ``weights/hist/<name>`` and ``weights/<stat>/<name>`` for parameters, ``aux/hist/<name>`` and
     ``aux/<stat>/<name>`` for auxiliary states (BatchNorm's moving statistics), ``weights/filters/<name>`` for
-    the first convolution layer's filters as an image grid (``images=('conv',)``; ``()`` for none), and the
-    network graph on the first call. Logged at the module's global step (the epoch when no batch was counted).
+    the first convolution layer's filters as an image grid (``images=('conv',)``; ``()`` for none), and on
+    the first call the network graph and its model card (TEXT ``model_card``, ``model/parameters``,
+    ``model/macs_per_sample``; see ``tb.model_card``). Logged at the module's global step (the epoch when no
+    batch was counted).
 
     Example::
 
@@ -275,7 +279,10 @@ def params(
         clock = clock_of(module)
         step = clock.step if clock.ticked else epoch
         if not state["graph_done"] and symbol is not None:
-            sw.add_graph(symbol, shapes=_input_shapes(module))
+            shapes = _input_shapes(module)
+            sw.add_graph(symbol, shapes=shapes)
+            if shapes:  # parameters, MACs per layer (model_cards.py)
+                write_card(sw, model_card(symbol, shapes), step)
             state["graph_done"] = True
         groups = {
             group: {name: to_numpy(value, name=name) for name, value in (named or {}).items()}

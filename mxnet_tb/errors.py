@@ -20,6 +20,7 @@ __all__ = [
     "EventWriteError",
     "EventWriteWarning",
     "NonFiniteError",
+    "ProfilerUnavailableError",
     "RankUnknownError",
     "StepOrderWarning",
     "WriterClosedError",
@@ -53,6 +54,10 @@ class RankUnknownError(RuntimeError):
 
 class NonFiniteError(FloatingPointError):
     """A monitored tensor held NaN or Inf and the monitor was asked to stop training (``on_nonfinite='raise'``)."""
+
+
+class ProfilerUnavailableError(RuntimeError):
+    """MXNet's profiler could not be configured for ``tb.profile`` (other code in the process configured it)."""
 
 
 class StepOrderWarning(UserWarning):

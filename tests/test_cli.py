@@ -315,15 +315,25 @@ def test_checkpoint_selected_epochs_change_is_between_consecutive_selected(tmp_p
     assert len(edges) == 0  # no --shape: no edge sizes
 
 
-def test_graph_command_logs_only_the_graph(tmp_path, checkpoints, capsys):
+def test_graph_command_logs_the_graph_and_with_shapes_its_model_card(tmp_path, checkpoints, capsys):
     logdir = tmp_path / "logs"
     symbol = f"{checkpoints}-symbol.json"
     assert main(["graph", symbol, "--shape", "data=2,1,8,8", "--logdir", str(logdir)]) == 0
-    assert capsys.readouterr().out == f"{symbol} -> run 'digits-cnn' in {logdir}: graph of 16 nodes with shapes\n"
+    assert capsys.readouterr().out.splitlines()[0] == (
+        f"{symbol} -> run 'digits-cnn' in {logdir}: graph of 16 nodes with shapes"
+    )
     graph = graph_of(logdir / "digits-cnn")
     conv = next(n for n in graph.node if n.op == "Convolution")
     assert [[d.size for d in s.dim] for s in conv.attr["_output_shapes"].list.shape] == [[2, 4, 6, 6]]
-    assert readback.accumulate(logdir / "digits-cnn").Tags()["tensors"] == ["__run_graph__"]
+    assert set(readback.accumulate(logdir / "digits-cnn").Tags()["tensors"]) == {
+        "__run_graph__",
+        "model_card",
+        "model/parameters",
+        "model/trainable_parameters",
+        "model/macs_per_sample",
+    }
+    assert main(["graph", symbol, "--logdir", str(logdir), "--run", "plain"]) == 0  # no shapes: no card
+    assert readback.accumulate(logdir / "plain").Tags()["tensors"] == ["__run_graph__"]
 
 
 # -- usage errors: exit 2 with a message naming the bad value, nothing written -----------------------------------

@@ -17,7 +17,7 @@ import sys
 from collections.abc import Sequence
 
 from .._version import __version__
-from . import checkpoint, graph, import_log, run, serve
+from . import checkpoint, graph, import_log, profile, run, serve
 from ._common import CommandError, UsageError
 
 __all__ = ["EXIT_FAILURE", "EXIT_OK", "EXIT_USAGE", "build_parser", "main"]
@@ -54,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"mxnet-tb {__version__}")
     subparsers = parser.add_subparsers(title="commands", dest="command", metavar="COMMAND")
     subparsers.required = True
-    for module in (import_log, checkpoint, graph, serve, run):
+    for module in (import_log, checkpoint, graph, serve, run, profile):
         module.add_parser(subparsers)
     return parser
 

@@ -23,7 +23,7 @@ __all__ = ["add_parser", "checked_graph", "load_symbol", "run"]
 EXAMPLES = """\
 examples:
   mxnet-tb graph resnet-50-symbol.json                            # run 'resnet-50' in ./runs
-  mxnet-tb graph resnet-50-symbol.json --shape data=1,3,224,224   # edges labelled with tensor shapes
+  mxnet-tb graph resnet-50-symbol.json --shape data=1,3,224,224   # tensor shapes on edges, and a model card
   mxnet-tb graph model-symbol.json --shape data=1,1,28,28 --shape softmax_label=1 --logdir runs --run net
 """
 
@@ -37,7 +37,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         description=textwrap.dedent(
             """\
             Log the network of an MXNet -symbol.json file (Module.save_checkpoint, HybridBlock.export) for
-            TensorBoard's GRAPHS tab, with tensor shapes on the edges when --shape gives the input shapes."""
+            TensorBoard's GRAPHS tab. When --shape gives the input shapes, edges show tensor shapes and the run
+            gets a model card: TEXT 'model_card' (per layer parameters, MACs, FLOPs, output bytes) and scalars
+            'model/parameters', 'model/macs_per_sample'."""
         ),
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -82,6 +84,8 @@ def checked_graph(symbol: Any, shapes: dict[str, tuple[int, ...]] | None) -> Any
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..model_cards import write_card
+    from ..summaries.model_card import human, model_card
     from ..writer import SummaryWriter
 
     logdir = args.logdir or default_logdir()
@@ -95,9 +99,14 @@ def run(args: argparse.Namespace) -> int:
     directory = resolve_run_dir(logdir, run_name)
     symbol = load_symbol(args.symbol)
     graph = checked_graph(symbol, shapes)
+    card = None if shapes is None else model_card(symbol, shapes)  # the shapes fit: checked_graph said so
     note_existing_run(directory, run_name)
     with SummaryWriter(directory, verbose=False) as writer:
         writer.add_graph(symbol, shapes=shapes)
+        if card is not None:
+            write_card(writer, card, step=0)
     with_shapes = " with shapes" if shapes else ""
     print(f"{args.symbol} -> run {run_name!r} in {logdir}: graph of {len(graph.node)} nodes{with_shapes}")
+    if card is not None:
+        print(f"model card: {card.all_parameters:,} parameters, {human(card.macs_per_sample)} MACs per sample")
     return 0

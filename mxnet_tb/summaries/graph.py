@@ -14,7 +14,9 @@
 - name prefixes shared by several operators fold into nested scopes, so Gluon's ``resnetv10_stage1_conv0_fwd``
   becomes ``resnetv10/stage1/conv0`` (Gluon's ``_fwd`` suffix is dropped);
 - with ``shapes`` (``{input name: shape}``), every node carries ``_output_shapes``, one shape per visible
-  output, from MXNet's shape inference; TensorBoard labels the edges with them.
+  output, from MXNet's shape inference; TensorBoard labels the edges with them. Operators also carry the model
+  card's figures (``model_card.py``): ``macs_per_sample``, ``flops_per_sample``, ``parameters`` and
+  ``output_bytes``, or ``cost`` saying that an unknown operator was counted as 0.
 
 MXNet is imported only when a graph is built from a file; a Symbol or block implies it is already imported.
 
@@ -380,6 +382,11 @@ def graph_def(net: Any, shapes: Shapes | None = None) -> graph_pb2.GraphDef:
         else _infer_shapes(mx, internals, checked, document["heads"], [n["name"] for n in nodes])
     )
 
+    if node_shapes is not None:
+        from .model_card import graph_attrs  # the model card's figures for every operator
+
+        costs = graph_attrs(mx, symbol, internals, document, node_shapes, checked, names)
+
     graph = graph_pb2.GraphDef()
     add = graph.node.add
     for i, node in enumerate(nodes):
@@ -391,4 +398,7 @@ def graph_def(net: Any, shapes: Shapes | None = None) -> graph_pb2.GraphDef:
             attr[key].CopyFrom(_attr_value(text))
         if node_shapes is not None:
             attr[OUTPUT_SHAPES_ATTR].CopyFrom(_shapes_value(node_shapes[i]))
+            for key, value in costs.get(i, {}).items():
+                if key not in attr:  # MXNet's own attributes win
+                    attr[key].CopyFrom(value)
     return graph
