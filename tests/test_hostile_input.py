@@ -176,6 +176,20 @@ def test_add_pr_curve_raw(hostile, tag, counts, thresholds, step):
 
 
 @SETTINGS
+@given(
+    tag=tags,
+    figures=st.lists(st.one_of(values, st.floats(allow_nan=True, allow_infinity=True)), min_size=5, max_size=5),
+    limits=values,
+    counts=values,
+    step=steps,
+)
+def test_add_histogram_raw(hostile, tag, figures, limits, counts, step):
+    writer = hostile[2]
+    _attempt(writer.add_histogram_raw, tag, *figures, limits, counts, global_step=step)
+    _still_usable(writer)
+
+
+@SETTINGS
 @given(tag=tags, figure=st.one_of(values, tags), step=steps)
 def test_add_figure(hostile, tag, figure, step):
     writer = hostile[2]
