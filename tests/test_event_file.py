@@ -11,7 +11,7 @@ import time
 import pytest
 
 from mxnet_tb import SummaryWriter
-from mxnet_tb._io import event_file as _event_file
+from mxnet_tb._io import file_names as _file_names
 from mxnet_tb._io.event_file import EventFileWriter
 
 from .readback import event_files, scalars, summary_events
@@ -39,7 +39,7 @@ def test_file_name_carries_seconds_host_pid_counter_and_suffix(logdir):
 def test_later_files_of_a_process_sort_after_earlier_ones(logdir, monkeypatch):
     # TensorBoard's loaders read a run's files in name order and never go back: counter 10 must not sort
     # before counter 9
-    monkeypatch.setattr(_event_file, "_file_counter", itertools.count(5))
+    monkeypatch.setattr(_file_names, "_file_counter", itertools.count(5))
     created = []
     for value in range(12):
         with SummaryWriter(logdir) as sw:

@@ -1,8 +1,8 @@
 """One TensorBoard event file, fed by callers and written by a background thread.
 
-``EventFileWriter`` owns four things and nothing else: a unique file name, a bounded in-memory queue of
-framed records, writing that queue through a ``Storage`` (served by a ``WriterThread``, shared by all runs of
-a ``SummaryWriter``), and reporting failures to the caller.
+``EventFileWriter`` owns three things and nothing else: a bounded in-memory queue of framed records, handing
+its batches to the run's ``RunFile`` (on a ``WriterThread`` shared by all runs of a ``SummaryWriter``, or on a
+caller that flushes), and reporting failures to the caller.
 
 How data moves::
 
@@ -15,11 +15,10 @@ How data moves::
 Failures are never swallowed, and never stop training unless asked to. An ``OSError`` becomes an
 ``EventWriteError`` naming the file, the OS error and the events lost; the next ``write``, ``flush`` or
 ``close`` reports it: by default as one ``EventWriteWarning`` per failing spell, counting what is dropped in
-``dropped_events``; with ``strict=True`` by raising it. A failed append is cut back to its last complete
-record; a file left without events is reused by the next batch and removed at close, so a full disk does not
-leave one empty file per attempt. A record whose encoding failed (a ``Future`` raising) is an ``EncodeError``:
+``dropped_events``; with ``strict=True`` by raising it (``RunFile`` keeps the file readable and reuses or
+removes files left without events). A record whose encoding failed (a ``Future`` raising) is an ``EncodeError``:
 reported the same way (``EncodeWarning``), not counted as a dropped disk event. At interpreter exit every
-writer is given EXIT_TIMEOUT_SECS in all, even on a hung disk.
+writer is given ``exit.EXIT_TIMEOUT_SECS`` in all, even on a hung disk.
 
 Example::
 
@@ -30,57 +29,34 @@ Example::
 
 from __future__ import annotations
 
-import atexit
-import contextlib
 import errno
-import itertools
 import logging
 import os
-import socket
 import threading
 import time
-import weakref
 from concurrent.futures import Future
 
 from ..errors import EncodeError, EncodeWarning, EventWriteError, EventWriteWarning, WriterClosedError, warn_user
-from .encode import file_version_event
+from .exit import live_writers
 from .forks import renew_at_fork
 from .open_files import OpenFiles
-from .record import frame
-from .storage import LOCAL, Storage, StoredFile
+from .run_file import AppendError, RunFile, write_error
+from .storage import LOCAL, Storage
 from .writer_thread import WriterThread
 
-__all__ = ["DEFAULT_MAX_QUEUE", "EXIT_TIMEOUT_SECS", "FULL_QUEUE_WAIT_SECS", "EventFileWriter"]
+__all__ = ["DEFAULT_MAX_QUEUE", "FULL_QUEUE_WAIT_SECS", "EventFileWriter"]
 
 _log = logging.getLogger("mxnet_tb")
 
 DEFAULT_MAX_QUEUE = 1024
 MAX_PENDING_BYTES = 32 * 1024 * 1024
-EXIT_TIMEOUT_SECS = 5.0  # all writers together, at interpreter exit
 FULL_QUEUE_WAIT_SECS = 1.0  # the longest a logging call waits on a full queue (a hung or slow disk)
-
-_file_counter = itertools.count()  # per process: two writers in one second never pick the same name
-_name_seconds = 0  # the seconds of the last file name: never smaller, even if the wall clock steps back
-_live_writers: weakref.WeakSet[EventFileWriter] = weakref.WeakSet()
-
-
-def host_name() -> str:
-    """This machine's name as it goes into file and run names (letters, digits, ``-`` and ``_``)."""
-    return "".join(c if c.isalnum() or c in "-_" else "_" for c in socket.gethostname()) or "localhost"
-
-
-def _file_name(suffix: str) -> str:
-    """``events.out.tfevents.<seconds>.<host>.<pid>.<counter><suffix>``; later names sort after earlier ones."""
-    global _name_seconds
-    _name_seconds = max(_name_seconds, int(time.time()))
-    # zero-padded: TensorBoard reads a run's files in name order and never goes back
-    return f"events.out.tfevents.{_name_seconds:010d}.{host_name()}.{os.getpid()}.{next(_file_counter):08d}{suffix}"
 
 
 class EventFileWriter:
     """Appends framed records to one event file in ``logdir`` from any number of threads.
 
-    The file is created on the first write (its directory too), named by ``_file_name`` and created
+    The file is created on the first write (its directory too), named by ``event_file_name`` and created
     exclusively, so no other writer, in this process or another, can share or truncate it.
     """
 
@@ -108,7 +84,7 @@ class EventFileWriter:
         self._renew_after_fork()
         self.dropped_events = 0
         self._thread.serve(self)
-        _live_writers.add(self)
+        live_writers.add(self)
         renew_at_fork(self)
 
     def _renew_after_fork(self) -> None:
@@ -124,9 +100,7 @@ class EventFileWriter:
         self._encode_error: EncodeError | None = None
         self._warned = False  # the current failing spell was reported as a warning
         self._stalled = False  # a full queue waited in vain: drop at once until the thread takes a batch
-        self._file: StoredFile | None = None  # open, or parked (closed, to be reopened) when _open is False
-        self._open = False
-        self._records = 0  # events in the current file
+        self._file = RunFile(self._logdir, self._suffix, self._storage, on_open=self._opened)
 
     @property
     def logdir(self) -> str:
@@ -135,11 +109,16 @@ class EventFileWriter:
     @property
     def path(self) -> str | None:
         """The event file currently written to, or None before the first write."""
-        return None if self._file is None else self._file.path
+        return self._file.path
 
     @property
     def closed(self) -> bool:
         return self._closed
+
+    @property
+    def finished(self) -> bool:
+        """Closed, with everything queued written (or reported)."""
+        return self._finished
 
     # -- callers ------------------------------------------------------------------------------------------
 
@@ -186,7 +165,7 @@ class EventFileWriter:
 
     def close(self) -> None:
         """Write what is queued, fsync and close the file, stop serving it. Safe to call twice."""
-        if not self._mark_closed():
+        if not self.refuse_writes():
             return
         failure: EventWriteError | None = None
         try:
@@ -196,7 +175,7 @@ class EventFileWriter:
         finally:
             with self._io_lock:
                 try:
-                    self._close_file(sync=True)
+                    self._file.close(sync=True)
                 except EventWriteError as exc:
                     failure = failure or exc
                 self._finished = True
@@ -211,7 +190,7 @@ class EventFileWriter:
     def lost(self, error: OSError, events: int, what: str) -> None:
         """Report an ``OSError`` met elsewhere for this run (an embedding, a purge) by the same policy."""
         self.dropped_events += events
-        self._report(_write_error(error, what, getattr(error, "filename", None) or self._logdir))
+        self._report(write_error(error, what, getattr(error, "filename", None) or self._logdir))
 
     def write_queued(self) -> None:
         """The writer thread's entry: write the queue, keeping any failure for the next caller."""
@@ -230,16 +209,12 @@ class EventFileWriter:
         if not self._io_lock.acquire(blocking=False):
             return False
         try:
-            if not self._open:
-                return False
-            with contextlib.suppress(OSError):
-                self._file.close()  # type: ignore[union-attr]
-            self._open = False
-            if self._open_files is not None:
-                self._open_files.closed(self)
-            return True
+            parked = self._file.park()
         finally:
             self._io_lock.release()
+        if parked and self._open_files is not None:
+            self._open_files.closed(self)
+        return parked
 
     # -- internals ----------------------------------------------------------------------------------------
 
@@ -325,118 +300,35 @@ class EventFileWriter:
         batch = self._resolve(pending)
         if not batch:
             return
-        removed = self._file is not None and not self._storage.is_current(self._file)
-        old_path = self.path
-        if removed:
-            self._forget_file()
-        start = None
+        if self._open_files is not None and self._file.is_open:
+            self._open_files.used(self)
         try:
-            file = self._current_file()
-            head = frame(file_version_event(time.time())) if file.size == 0 else b""  # a new or emptied file
-            start = file.size + len(head)
-            file.append(head + b"".join(batch))
-        except OSError as exc:
-            lost = len(batch) - self._keep_complete(batch, start)
-            self.dropped_events += lost
-            failed = exc.filename or self.path or self._logdir  # a file that could not be created is named too
-            raise _write_error(exc, f"could not write {lost} event(s)", failed) from exc
-        self._records += len(batch)
+            removed = self._file.append(batch)
+        except AppendError as failure:
+            self.dropped_events += failure.lost
+            raise failure.error from failure.__cause__
         self._warned = False  # written again: a later failure is news
-        if removed:
+        if removed is not None:
             raise EventWriteError(
                 errno.ENOENT,
                 "event file was removed from disk (was the log directory deleted?); what it held is gone, "
                 f"logging continues in {self.path}",
-                old_path,
+                removed,
             )
 
-    def _current_file(self) -> StoredFile:
-        """The open file: reopened if parked, else created (with its directory)."""
-        if self._file is not None and self._open:
-            if self._open_files is not None:
-                self._open_files.used(self)
-            return self._file
-        if self._file is not None:
-            try:
-                self._file = self._storage.reopen(self._file)
-            except FileNotFoundError:
-                self._file = None
-        if self._file is None:
-            self._storage.makedirs(self._logdir)
-            while self._file is None:
-                with contextlib.suppress(FileExistsError):
-                    self._file = self._storage.create(self._logdir, _file_name(self._suffix))
-            self._records = 0
-        self._open = True
+    def _opened(self) -> None:
         if self._open_files is not None:
             self._open_files.opened(self)
-        return self._file
-
-    def _keep_complete(self, batch: list[bytes], start: int | None) -> int:
-        """After a failed append: cut the file back to its last complete record; how many of ``batch`` it kept.
-
-        A file holding events is then closed (the next batch starts a new one); an empty one is kept for reuse,
-        so a full disk does not leave one empty file per failed batch.
-        """
-        file = self._file
-        if file is None or start is None or not self._open:
-            return 0
-        complete, end = 0, start
-        if file.size >= start:
-            for record in batch:
-                if end + len(record) > file.size:
-                    break
-                end += len(record)
-                complete += 1
-        else:
-            end = 0  # even the version record is incomplete: the file is empty again
-        try:
-            if file.size != end:
-                file.truncate(end)
-        except OSError:
-            self._forget_file()  # a partial record we cannot cut: never append after it
-            return complete
-        self._records += complete
-        if self._records:
-            self._forget_file()
-        return complete
-
-    def _forget_file(self) -> None:
-        """Close the current file after a failure that is reported already; the next batch starts a new one."""
-        with contextlib.suppress(EventWriteError):
-            self._close_file(sync=False)
-
-    def _close_file(self, sync: bool) -> None:
-        """fsync (with ``sync``) and close the file, removing it if it holds no event; ``EventWriteError`` if not."""
-        file, was_open = self._file, self._open
-        self._file, self._open = None, False
-        if file is None:
-            return
-        if self._open_files is not None:
-            self._open_files.closed(self)
-        try:
-            if sync and self._records:
-                if not was_open:  # parked: reopened to fsync what the OS holds
-                    file, was_open = self._storage.reopen(file), True
-                file.sync()
-        except FileNotFoundError:
-            pass  # removed from disk: reported by the write that found it gone
-        except OSError as exc:
-            raise _write_error(exc, "could not flush event file", file.path) from exc
-        finally:
-            with contextlib.suppress(OSError):  # a failed sync above is already reported
-                if was_open:
-                    file.close()
-                if not self._records:  # only a version record (or nothing): an empty run file
-                    self._storage.remove(file)
 
     def _stop_serving(self) -> None:
+        if self._open_files is not None:
+            self._open_files.closed(self)
         self._thread.forget(self)
         if self._own_thread:
             self._thread.stop()
-        _live_writers.discard(self)
+        live_writers.discard(self)
 
-    def _mark_closed(self) -> bool:
+    def refuse_writes(self) -> bool:
         """Refuse further writes and release waiting callers; False if the writer was closed already."""
         with self._lock:
             if self._closed:
@@ -445,40 +337,14 @@ class EventFileWriter:
             self._drained.notify_all()
             return True
 
-    def _finish_at_exit(self) -> None:
+    def finish_at_exit(self) -> None:
         """Interpreter exit: write what is queued and close; report failures, never raise."""
         try:
             self._write_pending()
             with self._io_lock:
-                self._close_file(sync=True)
+                self._file.close(sync=True)
         except OSError as exc:
             _log.error("mxnet_tb: events for %s were not written at exit: %s", self._logdir, exc)
         if self._error is not None:
             _log.error("mxnet_tb: %s", self._error)
         self._finished = True
-
-
-def _write_error(exc: OSError, what: str, path: str) -> EventWriteError:
-    return EventWriteError(exc.errno or errno.EIO, f"{what}: {exc.strerror or exc}", path)
-
-
-def _close_all_at_exit() -> None:
-    """Write every open writer's queue, waiting at most EXIT_TIMEOUT_SECS in all (a hung disk cannot hold exit)."""
-    writers = [writer for writer in list(_live_writers) if writer._mark_closed()]
-    if not writers:
-        return
-    finisher = threading.Thread(
-        target=lambda: [writer._finish_at_exit() for writer in writers], name="mxnet_tb-exit", daemon=True
-    )
-    finisher.start()
-    finisher.join(EXIT_TIMEOUT_SECS)
-    for writer in writers:
-        if not writer._finished:
-            _log.error(
-                "mxnet_tb: events for %s were not written at exit: the disk did not take them within %s s",
-                writer.logdir,
-                EXIT_TIMEOUT_SECS,
-            )
-
-
-atexit.register(_close_all_at_exit)

@@ -16,7 +16,7 @@ import os
 import threading
 from typing import Any
 
-from .._io.event_file import host_name
+from .._io.file_names import host_name
 from ..writer import SummaryWriter, null_writer
 from . import distributed as _distributed
 from .clock import calling_module
