@@ -36,8 +36,9 @@ import threading
 import time
 from concurrent.futures import Future
 
-from ..errors import EncodeError, EncodeWarning, EventWriteError, EventWriteWarning, WriterClosedError, warn_user
+from ..errors import EncodeError, EventWriteError, WriterClosedError
 from .exit import live_writers
+from .failures import FailurePolicy
 from .forks import renew_at_fork
 from .open_files import OpenFiles
 from .run_file import AppendError, RunFile, write_error
@@ -71,6 +72,7 @@ class EventFileWriter:
         thread: WriterThread | None = None,
         open_files: OpenFiles | None = None,
         storage: Storage = LOCAL,
+        failures: FailurePolicy | None = None,
     ) -> None:
         self._logdir = os.path.abspath(os.fspath(logdir))
         self._max_queue = max_queue
@@ -81,6 +83,7 @@ class EventFileWriter:
         self._thread = thread or WriterThread(flush_secs, name=f"mxnet_tb-writer:{self._logdir}")
         self._open_files = open_files
         self._storage = storage
+        self._failures = failures or FailurePolicy(strict=strict)
         self._renew_after_fork()
         self.dropped_events = 0
         self._thread.serve(self)
@@ -98,7 +101,6 @@ class EventFileWriter:
         self._finished = False  # closed and written out (for the bounded exit)
         self._error: EventWriteError | None = None  # a failure in the thread, not yet reported
         self._encode_error: EncodeError | None = None
-        self._warned = False  # the current failing spell was reported as a warning
         self._stalled = False  # a full queue waited in vain: drop at once until the thread takes a batch
         self._file = RunFile(self._logdir, self._suffix, self._storage, on_open=self._opened)
 
@@ -255,17 +257,7 @@ class EventFileWriter:
 
     def _report(self, error: EventWriteError | EncodeError) -> None:
         """Raise ``error`` (strict), or warn once per failing spell: training goes on, the loss is counted."""
-        if self._strict:
-            raise error
-        if isinstance(error, EncodeError):
-            warn_user(f"{error}; the event was not logged (use strict=True to raise instead)", EncodeWarning)
-        elif not self._warned:
-            self._warned = True
-            warn_user(
-                f"{error}. Events that cannot be written are dropped and counted in dropped_events "
-                "(use strict=True to raise instead)",
-                EventWriteWarning,
-            )
+        self._failures.report(self, error)
 
     def _write_pending(self, lock_timeout: float = -1) -> None:
         """Take the whole queue and write it in one call; raise ``EventWriteError`` on failure."""
@@ -307,7 +299,7 @@ class EventFileWriter:
         except AppendError as failure:
             self.dropped_events += failure.lost
             raise failure.error from failure.__cause__
-        self._warned = False  # written again: a later failure is news
+        self._failures.recovered(self)  # written again: a later failure is news
         if removed is not None:
             raise EventWriteError(
                 errno.ENOENT,

@@ -24,6 +24,7 @@ from typing import Any
 
 from .encoders import encode_later
 from .event_file import EventFileWriter
+from .failures import FailurePolicy
 from .forks import renew_at_fork
 from .open_files import OpenFiles
 from .projector import write_embedding
@@ -61,6 +62,7 @@ class RunSet(Sink):
         self._verbose = verbose
         self._thread = WriterThread(flush_secs, name=f"mxnet_tb-writer:{os.path.abspath(logdir)}")
         self._open_files = OpenFiles()
+        self._failures = FailurePolicy(strict=strict)  # one warning per failing spell for all runs
         self.writers: dict[str, EventFileWriter] = {}
         self._renew_after_fork()
         renew_at_fork(self)
@@ -81,9 +83,14 @@ class RunSet(Sink):
         return writer
 
     def _new_writer(self, run: str) -> EventFileWriter:
-        directory = os.path.join(self._logdir, run)
+        directory = os.path.join(self._logdir, run) if run else self._logdir
         writer = EventFileWriter(
-            directory, thread=self._thread, open_files=self._open_files, storage=self._storage, **self._options
+            directory,
+            thread=self._thread,
+            open_files=self._open_files,
+            storage=self._storage,
+            failures=self._failures,
+            **self._options,
         )
         if self._purge_step is not None:  # a resumed run: hide what the crashed one logged from here on
             try:
@@ -109,7 +116,7 @@ class RunSet(Sink):
 
     def write_embedding(self, run: str, tag: str, step: int, files: dict[str, bytes], info: Any) -> None:
         try:
-            write_embedding(os.path.join(self._logdir, run), tag, step, files, info)
+            write_embedding(os.path.join(self._logdir, run) if run else self._logdir, tag, step, files, info)
         except OSError as exc:  # a full or read-only disk: the run's failure policy, like its events
             self.writer(run).lost(exc, 1, f"could not write embedding {tag!r} at step {step}")
 
