@@ -23,7 +23,7 @@ from ._io.projector import embedding_dir
 from ._io.run_set import RunSet
 from ._io.sink import NullSink, Sink
 from ._values.convert import to_float, to_step
-from ._values.names import clean_tag, path_tag, run_dir
+from ._values.names import clean_tag, path_tag
 from .errors import StepOrderWarning, WriterClosedError
 from .summaries.embedding import check_embedding, embedding_info, metadata_tsv, sprite_png, tensor_file
 from .summaries.hparams import check_hparams, hparams_values
@@ -47,7 +47,8 @@ class SummaryWriter(WriterCore):
 
     Args:
         logdir: directory of the run; created if missing.
-        max_queue: events held in memory per run before the logging call writes them itself.
+        max_queue: events held in memory per run; a full queue waits at most 1 s for the writer thread, then
+            the event is dropped and counted (``strict=True``: raised), so a hung disk never holds training.
         flush_secs: longest time an event waits in memory before it is written.
         filename_suffix: appended to every event file name.
         verbose: log (``logging.INFO``, logger ``mxnet_tb``) each event file created.
@@ -166,8 +167,6 @@ class SummaryWriter(WriterCore):
             >>> train.add_scalar("loss", 0.31, global_step=100)   # doctest: +SKIP
             >>> val.add_scalar("loss", 0.35, global_step=100)     # doctest: +SKIP
         """
-        if not isinstance(name, str) or not name.strip("/. "):
-            raise ValueError(f"run name must be a non-empty str naming a directory; got {name!r:.80}")
         if not isinstance(name, str) or not name.strip("/. "):
             raise ValueError(f"run name must be a non-empty str naming a directory; got {name!r:.80}")
         key = self._key(self._run_name(name))
@@ -358,7 +357,7 @@ class SummaryWriter(WriterCore):
             )
             for k, v in metric_dict.items()
         ]
-        run = "" if name is None else os.path.relpath(run_dir(self._logdir, name), os.path.realpath(self._logdir))
+        run = "" if name is None else self._run_name(name)
         run = "" if name is None else self._run_name(name)
         wall = walltime_or_now(walltime)
         start, end = hparams_values(hparam_dict, start_time=wall)

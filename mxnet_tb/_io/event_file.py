@@ -86,7 +86,6 @@ class EventFileWriter:
         self._failures = failures or FailurePolicy(strict=strict)
         self._renew_after_fork()
         self.dropped_events = 0
-        self._thread.serve(self)
         live_writers.add(self)
         renew_at_fork(self)
 
@@ -133,25 +132,33 @@ class EventFileWriter:
         with self._lock:
             if self._closed:
                 raise WriterClosedError(f"cannot write to the event writer for {self._logdir}: it is closed")
-            if self._strict and (self._error is not None or self._encode_error is not None):
-                self._raise_kept()  # before queueing: the failed call logs nothing
-            kept = self._take_kept()
-            dropped = None
-            if len(self._pending) >= self._max_queue or self._pending_bytes >= MAX_PENDING_BYTES:
-                dropped = self._wait_for_room()
-            if dropped is not None:
+            kept = None
+            if self._error is not None or self._encode_error is not None:
                 if self._strict:
-                    raise dropped
-                kept.append(dropped)
-            else:
-                self._pending.append(record)
+                    self._raise_kept()  # before queueing: the failed call logs nothing
+                kept = self._take_kept()
+            pending = self._pending
+            if len(pending) < self._max_queue and self._pending_bytes < MAX_PENDING_BYTES:
+                pending.append(record)
                 self._pending_bytes += len(record) if size is None else size  # type: ignore[arg-type]
-                if len(self._pending) == self._batch_size:
+                if len(pending) == self._batch_size:
                     self._thread.wake(self)
-                elif not self._thread.running:
-                    self._thread.wake()
-        for error in kept:
-            self._report(error)
+                elif len(pending) == 1:
+                    self._thread.queued(self)  # written within flush_secs
+            else:
+                dropped = self._wait_for_room()
+                if dropped is None:
+                    self._pending.append(record)
+                    self._pending_bytes += len(record) if size is None else size  # type: ignore[arg-type]
+                    if len(self._pending) == 1:
+                        self._thread.queued(self)
+                elif self._strict:
+                    raise dropped
+                else:
+                    kept = [*(kept or ()), dropped]
+        if kept:
+            for error in kept:
+                self._report(error)
 
     def flush(self) -> None:
         """Return once every record written before this call is on disk (handed to the OS)."""

@@ -1,13 +1,14 @@
 """One background thread writing the queues of many event files (all runs of one ``SummaryWriter``).
 
-A run's queue is written when it holds half of ``max_queue`` events (its writer calls ``wake``) and every
-``flush_secs``, at most ``1 / MIN_FLUSH_SECS`` times a second however small ``flush_secs`` is. 1,000 sub-runs
-cost one thread, not 1,000.
+A run's queue is written once it holds half of ``max_queue`` events (its writer calls ``wake``), and within
+``flush_secs`` of holding anything (``queued``), however small ``flush_secs`` is at most every
+``MIN_FLUSH_SECS``. Only runs with something queued are visited: 1,000 idle sub-runs cost nothing, and all
+runs cost one thread, not one each.
 
 Example::
 
     >>> thread = WriterThread(flush_secs=5, name="mxnet_tb-writer:/logs")   # doctest: +SKIP
-    >>> thread.serve(event_file_writer); thread.wake(event_file_writer)     # doctest: +SKIP
+    >>> thread.queued(event_file_writer); thread.wake(event_file_writer)    # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -31,46 +32,47 @@ class Queued(Protocol):
 
 
 class WriterThread:
-    """Writes the queues of the writers it serves: when one is woken, and all of them every ``flush_secs``."""
+    """Writes a writer's queue when it is woken, and every queue holding something every ``flush_secs``."""
 
     def __init__(self, flush_secs: float, name: str) -> None:
         self.interval = max(float(flush_secs), MIN_FLUSH_SECS)
         self._name = name
-        self._served: dict[Queued, None] = {}
         self._renew_after_fork()
         renew_at_fork(self)
 
     def _renew_after_fork(self) -> None:
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
-        self._due: dict[Queued, None] = {}
+        self._due: dict[Queued, None] = {}  # a batch is ready: write now
+        self._dirty: dict[Queued, None] = {}  # something is queued: write within the interval
         self._thread: threading.Thread | None = None
         self._stopping = False
 
-    @property
-    def running(self) -> bool:
-        return self._thread is not None
-
-    def serve(self, writer: Queued) -> None:
-        with self._lock:
-            self._served[writer] = None
-
     def forget(self, writer: Queued) -> None:
         with self._lock:
-            self._served.pop(writer, None)
             self._due.pop(writer, None)
+            self._dirty.pop(writer, None)
 
-    def wake(self, writer: Queued | None = None) -> None:
-        """Write ``writer``'s queue soon (start the thread if needed); with None only start the thread."""
+    def wake(self, writer: Queued) -> None:
+        """Write ``writer``'s queue now (a batch is ready), starting the thread if needed."""
         with self._lock:
             if self._stopping:
                 return
-            if writer is not None:
-                self._due[writer] = None
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._loop, name=self._name, daemon=True)
-                self._thread.start()
+            self._due[writer] = None
+            self._start()
             self._wake.notify()
+
+    def queued(self, writer: Queued) -> None:
+        """``writer``'s queue is no longer empty: write it within ``flush_secs``."""
+        with self._lock:
+            if not self._stopping:
+                self._dirty[writer] = None
+                self._start()
+
+    def _start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._loop, name=self._name, daemon=True)
+            self._thread.start()
 
     def stop(self) -> None:
         """Stop the thread after its current write (waiting at most ``STOP_TIMEOUT_SECS``)."""
@@ -93,8 +95,11 @@ class WriterThread:
                 if self._stopping:
                     return
                 periodic = time.monotonic() >= next_flush
-                targets = list(self._served) if periodic else list(self._due)
+                targets = list(self._due)
                 self._due.clear()
+                if periodic:
+                    targets += [writer for writer in self._dirty if writer not in targets]
+                    self._dirty.clear()
             for writer in targets:
                 writer.write_queued()
             if periodic:
