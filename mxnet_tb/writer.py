@@ -49,7 +49,8 @@ class SummaryWriter(WriterCore):
         logdir: directory of the run; created if missing.
         max_queue: events held in memory per run; a full queue waits at most 1 s for the writer thread, then
             the event is dropped and counted (``strict=True``: raised), so a hung disk never holds training.
-        flush_secs: longest time an event waits in memory before it is written.
+        flush_secs: longest time an event waits in memory before it is written (values below 0.01 s count
+            as 0.01 s: a smaller one would only spin a core).
         filename_suffix: appended to every event file name.
         verbose: log (``logging.INFO``, logger ``mxnet_tb``) each event file created.
         strict: raise write failures instead of warning and counting them.

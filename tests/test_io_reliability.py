@@ -156,7 +156,7 @@ def test_exit_waits_at_most_the_documented_time_on_a_hung_disk(logdir):
         sw = SummaryWriter({logdir!r}, flush_secs=3600)
         for step in range(10):
             sw.add_scalar('a', float(step), step)
-        storage.LocalFile.append = lambda self, data: time.sleep(120)   # the disk freezes
+        storage.LocalFile.append = lambda self, data: time.sleep(20)   # the disk freezes
         ended = time.monotonic()
         """,
         timeout=100,
@@ -201,10 +201,9 @@ def frozen_fs(tmp_path):
             pytest.skip(f"the kernel refused fsfreeze: {done.stderr.strip()}")
         state["frozen"] = True
 
-    def thaw():
-        if state["frozen"]:
-            subprocess.run(["fsfreeze", "-u", str(mount)], capture_output=True)
-            state["frozen"] = False
+    def thaw():  # also when a child process froze it
+        subprocess.run(["fsfreeze", "-u", str(mount)], capture_output=True)
+        state["frozen"] = False
 
     try:
         yield mount, freeze, thaw
@@ -238,6 +237,40 @@ def test_fsfreeze_a_frozen_disk_never_blocks_training(frozen_fs):
     sw.close()
     steps = [s for s, _ in scalars(logdir, "a")]
     assert dropped > 0 and len(steps) + dropped == 300 and steps == sorted(steps)
+
+
+@pytest.mark.slow
+def test_fsfreeze_exit_is_bounded_and_a_helper_writes_the_events_after_the_thaw(frozen_fs):
+    mount, _, thaw = frozen_fs
+    logdir = str(mount / "logs")
+    thawer = threading.Timer(15.0, thaw)  # old code: the process ends only here
+    thawer.start()
+    try:
+        result = _python(
+            f"""
+            import subprocess, time
+            from mxnet_tb import SummaryWriter
+            sw = SummaryWriter({logdir!r}, flush_secs=3600)
+            sw.add_scalar('a', 0.0, 0)
+            sw.flush()
+            for step in range(1, 10):
+                sw.add_scalar('a', float(step), step)   # queued when the disk freezes
+            assert subprocess.run(['fsfreeze', '-f', {str(mount)!r}]).returncode == 0
+            print(time.monotonic(), flush=True)
+            """,
+            timeout=60,
+        )
+        ended = time.monotonic()
+    finally:
+        thawer.join()
+        thaw()
+    assert result.returncode == 0, result.stderr
+    assert ended - float(result.stdout.split()[-1]) < EXIT_TIMEOUT_SECS + 2
+    assert "a helper process writes them" in result.stderr
+    deadline = time.monotonic() + 30
+    while len(summary_events(logdir)) < 10 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert [e.step for e in summary_events(logdir)] == list(range(10))  # nothing lost
 
 
 # -- new runs on a bad disk --------------------------------------------------------------------------------

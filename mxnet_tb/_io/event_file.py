@@ -97,7 +97,6 @@ class EventFileWriter:
         self._pending: list[bytes | Future[bytes]] = []
         self._pending_bytes = 0
         self._closed = False
-        self._finished = False  # closed and written out (for the bounded exit)
         self._error: EventWriteError | None = None  # a failure in the thread, not yet reported
         self._encode_error: EncodeError | None = None
         self._stalled = False  # a full queue waited in vain: drop at once until the thread takes a batch
@@ -115,11 +114,6 @@ class EventFileWriter:
     @property
     def closed(self) -> bool:
         return self._closed
-
-    @property
-    def finished(self) -> bool:
-        """Closed, with everything queued written (or reported)."""
-        return self._finished
 
     # -- callers ------------------------------------------------------------------------------------------
 
@@ -187,7 +181,6 @@ class EventFileWriter:
                     self._file.close(sync=True)
                 except EventWriteError as exc:
                     failure = failure or exc
-                self._finished = True
             self._stop_serving()
         with self._lock:
             kept = self._take_kept()
@@ -336,14 +329,17 @@ class EventFileWriter:
             self._drained.notify_all()
             return True
 
-    def finish_at_exit(self) -> None:
-        """Interpreter exit: write what is queued and close; report failures, never raise."""
-        try:
-            self._write_pending()
-            with self._io_lock:
-                self._file.close(sync=True)
-        except OSError as exc:
-            _log.error("mxnet_tb: events for %s were not written at exit: %s", self._logdir, exc)
-        if self._error is not None:
-            _log.error("mxnet_tb: %s", self._error)
-        self._finished = True
+    def take_for_exit(self, timeout: float) -> tuple[RunFile, list[bytes]] | None:
+        """Interpreter exit: this run's file and the records still to write, with the I/O lock held.
+
+        None if a write (a hung disk) holds the file past ``timeout``; otherwise the caller writes the records,
+        closes the file, and calls ``release_after_exit``.
+        """
+        if not self._io_lock.acquire(timeout=max(timeout, 0.0)):
+            return None
+        with self._lock:
+            batch, self._pending, self._pending_bytes = self._pending, [], 0
+        return self._file, self._resolve(batch)
+
+    def release_after_exit(self) -> None:
+        self._io_lock.release()

@@ -17,6 +17,7 @@ import threading
 from typing import Any
 
 from .._io.file_names import host_name
+from .._io.forks import renew_function_at_fork
 from ..writer import SummaryWriter, null_writer
 from . import distributed as _distributed
 from .clock import calling_module
@@ -95,6 +96,14 @@ def default_writer() -> SummaryWriter:
                 _distributed.observe(calling_module())
             _writer = _create(*(_settings or (_default_logdir(), {})))
         return _writer
+
+
+def _renew_lock_after_fork() -> None:
+    global _lock
+    _lock = threading.Lock()  # another parent thread may have held it at the fork
+
+
+renew_function_at_fork(_renew_lock_after_fork)
 
 
 def _create(logdir: str, writer_kwargs: dict[str, Any]) -> SummaryWriter:
