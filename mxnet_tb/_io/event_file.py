@@ -86,6 +86,7 @@ class EventFileWriter:
         self._failures = failures or FailurePolicy(strict=strict)
         self._renew_after_fork()
         self.dropped_events = 0
+        self._thread.serve(self)
         live_writers.add(self)
         renew_at_fork(self)
 

@@ -37,6 +37,7 @@ class WriterThread:
     def __init__(self, flush_secs: float, name: str) -> None:
         self.interval = max(float(flush_secs), MIN_FLUSH_SECS)
         self._name = name
+        self._served: set[Queued] = set()  # kept alive until closed, so nothing queued is ever collected
         self._renew_after_fork()
         renew_at_fork(self)
 
@@ -48,8 +49,13 @@ class WriterThread:
         self._thread: threading.Thread | None = None
         self._stopping = False
 
+    def serve(self, writer: Queued) -> None:
+        with self._lock:
+            self._served.add(writer)
+
     def forget(self, writer: Queued) -> None:
         with self._lock:
+            self._served.discard(writer)
             self._due.pop(writer, None)
             self._dirty.pop(writer, None)
 
