@@ -54,6 +54,8 @@ def test_forked_children_log_while_a_parent_thread_is_logging(logdir):
                 sw.run('sub').add_scalar('x', 1.0, i)
                 if i % 20 == 0:
                     sw.add_image('pimg', np.zeros((3, 2, 2)), i)
+                if i % 50 == 0:
+                    sw.add_embedding('pemb', np.ones((2, 2)), global_step=i)   # the projector's lock
                 i += 1
         thread = threading.Thread(target=log, daemon=True)
         thread.start()
@@ -66,6 +68,7 @@ def test_forked_children_log_while_a_parent_thread_is_logging(logdir):
                 sw.add_scalar('child', float(n), n)
                 sw.add_image('cimg', np.zeros((3, 2, 2)), n)
                 sw.run('child').add_scalar('c', float(n), n)
+                sw.run(f'emb{{n}}').add_embedding('cemb', np.ones((2, 2)))
                 sw.flush()
                 os._exit(0)
             deadline = time.monotonic() + 20
@@ -88,10 +91,11 @@ def test_forked_children_log_while_a_parent_thread_is_logging(logdir):
         timeout=600,
     )
     assert _last_json(result) == {"hung": 0, "failed": 0}
-    events = summary_events(logdir)
+    events = [e for e in summary_events(logdir) if e.summary.value]  # not the projector's empty markers
     assert sorted(e.step for e in events if e.summary.value[0].tag == "child") == list(range(40))
     assert sorted(e.step for e in events if e.summary.value[0].tag == "cimg") == list(range(40))
     assert sorted(s for s, _ in scalars(os.path.join(logdir, "child"), "c")) == list(range(40))
+    assert all(os.path.isdir(os.path.join(logdir, f"emb{n}", "embeddings", "cemb", "00000")) for n in range(40))
 
 
 # -- a hung disk -------------------------------------------------------------------------------------------
