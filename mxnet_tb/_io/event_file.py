@@ -142,6 +142,8 @@ class EventFileWriter:
                     self._thread.queued(self)  # written within flush_secs
             else:
                 dropped = self._wait_for_room()
+                if self._closed:  # closed while this call waited
+                    raise WriterClosedError(f"cannot write to the event writer for {self._logdir}: it is closed")
                 if dropped is None:
                     self._pending.append(record)
                     self._pending_bytes += len(record) if size is None else size  # type: ignore[arg-type]
@@ -192,7 +194,8 @@ class EventFileWriter:
 
     def lost(self, error: OSError, events: int, what: str) -> None:
         """Report an ``OSError`` met elsewhere for this run (an embedding, a purge) by the same policy."""
-        self.dropped_events += events
+        with self._lock:
+            self.dropped_events += events
         self._report(write_error(error, what, getattr(error, "filename", None) or self._logdir))
 
     def write_queued(self) -> None:
@@ -236,6 +239,8 @@ class EventFileWriter:
                 self._drained.wait(remaining)
             else:
                 return None
+        if self._closed:
+            return None  # the caller refuses the record: nothing was dropped
         self._stalled = True
         self.dropped_events += 1
         return EventWriteError(
@@ -298,7 +303,8 @@ class EventFileWriter:
         try:
             removed = self._file.append(batch)
         except AppendError as failure:
-            self.dropped_events += failure.lost
+            with self._lock:  # callers count drops of a full queue under it too
+                self.dropped_events += failure.lost
             raise failure.error from failure.__cause__
         self._failures.recovered(self)  # written again: a later failure is news
         if removed is not None:
