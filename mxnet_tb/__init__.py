@@ -26,6 +26,7 @@ from .autolog import autolog
 from .callbacks import params, scalars, validation
 from .errors import (
     EncodeError,
+    EncodeWarning,
     EventWriteError,
     EventWriteWarning,
     NonFiniteError,
@@ -44,6 +45,7 @@ _MONITORS = ("ActivationMonitor", "GradMonitor", "WeightMonitor")
 __all__ = [
     "ActivationMonitor",
     "EncodeError",
+    "EncodeWarning",
     "EventWriteError",
     "EventWriteWarning",
     "GradMonitor",
