@@ -11,6 +11,8 @@ from tensorboard.backend.event_processing import event_file_loader
 from tensorboard.backend.event_processing.plugin_event_accumulator import EventAccumulator
 from tensorboard.util import tensor_util
 
+MODEL_CARD_TAGS = {"model_card", "model/parameters", "model/trainable_parameters", "model/macs_per_sample"}
+
 
 def event_files(logdir: str | os.PathLike[str]) -> list[str]:
     """Event files directly in ``logdir``, oldest name first."""

@@ -24,7 +24,7 @@ from mxnet_tb._training import distributed as _distributed
 from mxnet_tb._training.hooks import ExecutorHooks
 
 from . import mxnet_models as models
-from .readback import accumulate, event_files, load_events, scalars
+from .readback import MODEL_CARD_TAGS, accumulate, event_files, load_events, scalars
 
 SCRIPT = Path(__file__).with_name("dist_job.py")
 JOB_TIMEOUT = 120  # seconds; the job takes about 6 on two cores
@@ -35,6 +35,7 @@ RUN_TAGS = {
     "train/accuracy", "train/samples_per_sec", "train/lr", "val/accuracy", "weights/filters/conv0_weight",
     *(f"grads/{stat}/{p}" for stat in (*GRAD_STATS, "hist") for p in PARAMS),
     *(f"weights/{stat}/{p}" for stat in ("norm", "hist") for p in PARAMS),
+    *MODEL_CARD_TAGS,
 }  # fmt: skip
 
 
@@ -143,7 +144,9 @@ def _assert_steps_and_no_duplicates(run):
     assert set(acc.Tags()["tensors"]) == RUN_TAGS | {"__run_graph__"}  # tb.params logs the graph once
     for tag in RUN_TAGS:
         steps = [e.step for e in acc.Tensors(tag)]
-        if tag.startswith(("grads/", "train/accuracy", "train/lr")):
+        if tag in MODEL_CARD_TAGS:  # once, when tb.params first runs
+            assert steps == [STEPS // 2 - 1], tag
+        elif tag.startswith(("grads/", "train/accuracy", "train/lr")):
             assert steps == list(range(STEPS)), tag
         elif tag == "train/samples_per_sec":  # not at an epoch's first batch
             assert steps == [s for s in range(STEPS) if s % (STEPS // 2)], tag

@@ -11,7 +11,7 @@ from sklearn.datasets import load_digits
 from tensorboard.plugins.projector import metadata as projector_metadata
 from tensorboard.plugins.projector.projector_config_pb2 import ProjectorConfig
 
-from .readback import accumulate, event_files, load_events, plugin_name, scalars, tensors
+from .readback import MODEL_CARD_TAGS, accumulate, event_files, load_events, plugin_name, scalars, tensors
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXAMPLES = os.path.join(ROOT, "examples", "module_api")
@@ -42,6 +42,7 @@ def test_train_digits_demo_logs_the_whole_module_api(tmp_path):
         *(f"aux/{s}/bn0_{a}" for s in ("norm", "hist") for a in ("moving_mean", "moving_var")),
         "weights/filters/conv0_weight",
         "__run_graph__",  # how TensorBoard lists a run's graph
+        *MODEL_CARD_TAGS,  # tb.params writes the model card once
     }
     assert tags == expected
     batches = 1500 // 64  # per epoch, last batch discarded
