@@ -23,6 +23,7 @@ from ._version import __version__
 from .callbacks import params, scalars, validation
 from .errors import (
     EncodeError,
+    EncodeWarning,
     EventWriteError,
     EventWriteWarning,
     NonFiniteError,
@@ -38,6 +39,7 @@ _MONITORS = ("ActivationMonitor", "GradMonitor", "WeightMonitor")
 __all__ = [
     "ActivationMonitor",
     "EncodeError",
+    "EncodeWarning",
     "EventWriteError",
     "EventWriteWarning",
     "GradMonitor",

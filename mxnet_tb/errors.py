@@ -17,6 +17,7 @@ import warnings
 
 __all__ = [
     "EncodeError",
+    "EncodeWarning",
     "EventWriteError",
     "EventWriteWarning",
     "NonFiniteError",
@@ -41,6 +42,10 @@ class EncodeError(ValueError):
 
     Not a disk failure: it is not counted in ``dropped_events`` and is raised (or warned) with its cause.
     """
+
+
+class EncodeWarning(UserWarning):
+    """A value could not be encoded on the background encoder and was not logged (``EncodeError`` with ``strict``)."""
 
 
 class WriterClosedError(RuntimeError):

@@ -198,7 +198,7 @@ def test_metadata_tsv_escapes_what_would_break_lines():
 def test_a_failed_write_leaves_no_files_and_no_config_entry(logdir, monkeypatch):
     from mxnet_tb._io import projector as _projector
 
-    with SummaryWriter(logdir) as sw:
+    with SummaryWriter(logdir, strict=True) as sw:  # by default it warns and counts (test_failures.py)
         sw.add_embedding("kept", np.ones((2, 2)))
         sw.flush()
         before = all_files(logdir)

@@ -6,6 +6,7 @@ import mxnet_tb
 
 EXPECTED = {
     "EncodeError",
+    "EncodeWarning",
     "EventWriteError",
     "RankUnknownError",
     "EventWriteWarning",

@@ -27,6 +27,7 @@ from tensorboard.plugins.projector import metadata
 from tensorboard.plugins.projector.projector_config_pb2 import EmbeddingInfo, ProjectorConfig
 
 from .._values.names import path_tag, run_dir
+from .forks import renew_function_at_fork
 
 __all__ = ["EMBEDDINGS_DIR", "embedding_dir", "read_config", "write_embedding"]
 
@@ -38,6 +39,16 @@ _locks_guard = threading.Lock()
 def _lock_for(root: str) -> threading.Lock:
     with _locks_guard:
         return _locks.setdefault(root, threading.Lock())
+
+
+def _renew_locks_after_fork() -> None:
+    """In a forked child: a lock another parent thread held at fork would never be released."""
+    global _locks_guard
+    _locks.clear()
+    _locks_guard = threading.Lock()
+
+
+renew_function_at_fork(_renew_locks_after_fork)
 
 
 def embedding_dir(tag: str, step: int) -> str:

@@ -10,16 +10,14 @@ Example::
 
 from __future__ import annotations
 
-import atexit
-import contextlib
 import datetime
 import inspect
 import os
-import socket
 import threading
 from typing import Any
 
-from ..writer import SummaryWriter
+from .._io.file_names import host_name
+from ..writer import SummaryWriter, null_writer
 from . import distributed as _distributed
 from .clock import calling_module
 
@@ -38,8 +36,7 @@ def _default_logdir() -> str:
     if from_env:
         return from_env
     stamp = datetime.datetime.now().strftime("%Y%m%d_%H%M%S")
-    host = "".join(c if c.isalnum() or c in "-_" else "_" for c in socket.gethostname())
-    return os.path.join("runs", f"{stamp}_{host}")
+    return os.path.join("runs", f"{stamp}_{host_name()}")
 
 
 def init(
@@ -102,7 +99,9 @@ def default_writer() -> SummaryWriter:
 
 def _create(logdir: str, writer_kwargs: dict[str, Any]) -> SummaryWriter:
     where = _distributed.logdir_for(logdir)
-    return SummaryWriter(where, **writer_kwargs) if where is not None else _NoWriter(logdir)
+    if where is None:  # a process of a distributed job that does not log: checks every call, writes nothing
+        return null_writer(logdir, **writer_kwargs)
+    return SummaryWriter(where, **writer_kwargs)
 
 
 def _check_kvstore(kvstore: Any) -> None:
@@ -110,45 +109,8 @@ def _check_kvstore(kvstore: Any) -> None:
         raise TypeError(f"kvstore must be an MXNet KVStore; got {type(kvstore).__name__}: {kvstore!r:.80}")
 
 
-class _NoWriter(SummaryWriter):
-    """The default writer of a process that logs nothing: it accepts every call and writes nothing.
-
-    A server or scheduler of a distributed job, or a worker other than rank 0 in ``rank0`` mode, runs the same
-    script as the workers that log; ``tb.default_writer().add_text(...)`` or ``.close()`` must work there too.
-    """
-
-    def __init__(self, logdir: str) -> None:  # no SummaryWriter.__init__: that creates the log directory
-        self._logdir = logdir
-        self._runs = {}  # no event files: dropped_events is 0
-
-    def get_logdir(self) -> str:
-        """The log directory the job logs to (this process writes nothing there)."""
-        return self._logdir
-
-
-def _write_nothing(self: SummaryWriter, *args: Any, **kwargs: Any) -> None:
-    """Write nothing: this process of a distributed job does not log."""
-
-
-for _name in vars(SummaryWriter):  # every writing method, including ones added to SummaryWriter later
-    if _name.startswith(("add_", "_add_", "_write")) or _name in ("flush", "close"):
-        setattr(_NoWriter, _name, _write_nothing)
-del _name
-
-
 def resolve_writer(writer: SummaryWriter | None, *, name: str = "writer") -> SummaryWriter | None:
     """Check a ``writer=`` argument eagerly; None means "the default writer, when first needed"."""
     if writer is not None and not isinstance(writer, SummaryWriter):
         raise TypeError(f"{name} must be a mxnet_tb.SummaryWriter or None; got {type(writer).__name__}: {writer!r:.80}")
     return writer
-
-
-def _close_default() -> None:
-    with _lock:
-        writer = _writer
-    if writer is not None:
-        with contextlib.suppress(OSError):  # errors at exit are logged by the event writer itself
-            writer.close()
-
-
-atexit.register(_close_default)
