@@ -23,4 +23,8 @@ def s3_env(s3_server, monkeypatch):
     for name, value in s3_server.env.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    # TensorBoard's S3 reader reads S3_ENDPOINT once, when its gfile module is imported: give it a fresh one.
+    from tensorboard.compat.tensorflow_stub.io import gfile
+
+    monkeypatch.setitem(gfile._REGISTERED_FILESYSTEMS, "s3", gfile.S3FileSystem())
     return s3_server

@@ -33,16 +33,14 @@ def test_urls_without_a_bucket_or_with_dot_parts_are_refused(url):
         open_store(url)
 
 
-def test_each_flush_stores_the_whole_segment_so_far(s3_env):
+def test_each_append_stores_the_whole_segment_so_far(s3_env):
     store, key = open_store(_prefix(s3_env))
     handle = ObjectFile(store, key + "/events.out.tfevents.1")
-    handle.write(b"abc")
-    handle.flush()
-    handle.write(b"def")
-    assert store.get(handle.key, 100) == b"abc"  # not stored before flush
-    handle.flush()
+    handle.append(b"abc")
+    assert store.get(handle.key, 100) == b"abc"
+    handle.append(b"def")
     assert store.get(handle.key, 100) == b"abcdef"
-    assert handle.stored == 6
+    assert handle.stored == handle.size == 6
     assert store.list(key) == [handle.key]
 
 
@@ -50,9 +48,9 @@ def test_a_segment_is_full_at_the_size_cap(s3_env, monkeypatch):
     monkeypatch.setattr(object_store, "SEGMENT_BYTES", 10)
     store, key = open_store(_prefix(s3_env))
     handle = ObjectFile(store, key + "/f")
-    handle.write(b"x" * 9)
+    handle.append(b"x" * 9)
     assert not handle.full
-    handle.write(b"x")
+    handle.append(b"x")
     assert handle.full
 
 
@@ -68,30 +66,27 @@ def test_a_failing_endpoint_raises_after_the_retry_budget(s3_env, monkeypatch):
     monkeypatch.setenv("S3_ENDPOINT", "http://127.0.0.1:9")  # nothing listens there
     store, key = open_store("s3://bucket/run")
     handle = ObjectFile(store, key + "/f", retry_secs=1.0)
-    handle.write(b"abc")
     started = time.monotonic()
     with pytest.raises(OSError) as caught:
-        handle.flush()
-    assert 0.5 < time.monotonic() - started < 15
-    assert caught.value.errno == errno.EIO and "s3://bucket/run/f" in str(caught.value)
-    assert handle.stored == 0
+        handle.append(b"abc")
+    assert 0.5 < time.monotonic() - started < 15  # retried with backoff, within the budget
+    assert caught.value.errno == errno.EIO
+    assert handle.stored == handle.size == 0  # the failed append counts for nothing
 
 
 def test_wrong_credentials_fail_as_a_write_error(s3_env, monkeypatch):
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "wrong")
     store, key = open_store(_prefix(s3_env))
     handle = ObjectFile(store, key + "/f", retry_secs=0.2)
-    handle.write(b"abc")
     with pytest.raises(OSError, match="could not store"):
-        handle.flush()
+        handle.append(b"abc")
 
 
 def test_fsspec_urls_use_fsspec(tmp_path):
     pytest.importorskip("fsspec")
     store, key = open_store(f"memory://mxtb-{uuid.uuid4().hex}/run")
     handle = ObjectFile(store, key + "/events.out.tfevents.1")
-    handle.write(b"hello")
-    handle.flush()
+    handle.append(b"hello")
     assert store.get(handle.key, 5) == b"hello"
     assert store.list(key) == [handle.key]
-    assert handle.name.startswith("memory://")
+    assert handle.path.startswith("memory://")
