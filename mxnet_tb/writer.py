@@ -19,11 +19,11 @@ from ._facade import media, plots, walltime_or_now
 from ._facade.core import CLOSED, SharedState, WriterCore
 from ._io.encode import scalar_event, scalar_value_prefix, summary_event
 from ._io.event_file import DEFAULT_MAX_QUEUE
-from ._io.projector import embedding_dir
 from ._io.object_store import ObjectStorage, is_url
+from ._io.projector import embedding_dir
 from ._io.run_set import RunSet
-from ._io.storage import LOCAL
 from ._io.sink import NullSink, Sink
+from ._io.storage import LOCAL
 from ._values.convert import to_float, to_step
 from ._values.names import clean_tag, path_tag, run_dir
 from .errors import StepOrderWarning, WriterClosedError

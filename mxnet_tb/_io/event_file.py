@@ -40,9 +40,9 @@ from ..errors import EncodeError, EventWriteError, WriterClosedError
 from .exit import live_writers
 from .failures import FailurePolicy
 from .forks import renew_at_fork
+from .object_store import is_url
 from .open_files import OpenFiles
 from .run_file import AppendError, RunFile, write_error
-from .object_store import is_url
 from .storage import LOCAL, Storage
 from .writer_thread import WriterThread
 
