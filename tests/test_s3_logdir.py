@@ -159,3 +159,62 @@ def test_credentials_are_never_printed(s3_env, caplog, capsys, monkeypatch):
         sw.close()
     said = " ".join(str(w.message) for w in caught) + caplog.text + "".join(capsys.readouterr())
     assert "could not write" in said and "very-secret-value" not in said and "mxnet-tb-tests" not in said
+
+
+@pytest.mark.slow
+def test_a_real_tensorboard_server_serves_an_s3_logdir(s3_env, tmp_path):
+    from .tb_server import tensorboard_server
+
+    root = f"s3://{s3_env.bucket}/{uuid.uuid4().hex}"
+    with SummaryWriter(root + "/exp1") as sw:
+        for step in range(3):
+            sw.add_scalar("loss", 1.0 / (step + 1), step)
+        sw.add_histogram("w", np.arange(10.0), 1)
+        sw.add_image("img", np.zeros((3, 4, 4), dtype=np.uint8), 1)
+        sw.add_hparams({"lr": 0.1}, {"final_loss": 0.3})
+    with tensorboard_server(root, log_dir=tmp_path, env=s3_env.env) as server:
+        server.wait_for("/data/runs", lambda runs: "exp1" in runs)
+        scalars = server.wait_for(
+            "/data/plugin/scalars/scalars", lambda rows: len(rows) == 3, run="exp1", tag="loss"
+        )
+        assert [row[1] for row in scalars] == [0, 1, 2]
+        tags = server.get_json("/data/plugin/histograms/tags")
+        assert "w" in tags["exp1"]
+        assert "img" in server.get_json("/data/plugin/images/tags")["exp1"]
+        experiment = server.post_json("/data/plugin/hparams/experiment", {"experimentName": ""})
+        assert [h["name"] for h in experiment["hparamInfos"]] == ["lr"]
+
+
+@pytest.mark.slow
+def test_mxnet_tb_serve_reads_an_s3_logdir_given_only_aws_endpoint_url(s3_env, monkeypatch):
+    import json
+    import signal
+    import urllib.request
+
+    from .tb_server import free_port
+
+    root = f"s3://{s3_env.bucket}/{uuid.uuid4().hex}"
+    with SummaryWriter(root + "/exp1") as sw:
+        sw.add_scalar("loss", 0.5, 0)
+    env = {**os.environ, "AWS_ENDPOINT_URL": s3_env.endpoint, "PYTHONPATH": os.getcwd()}
+    env.pop("S3_ENDPOINT")
+    port = free_port()
+    script = os.path.join(os.path.dirname(sys.executable), "mxnet-tb")
+    process = subprocess.Popen(
+        [script, "serve", root, "--port", str(port)], env=env, stdout=subprocess.PIPE, text=True,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        assert process.stdout.readline().startswith(f"TensorBoard for {root} at ")
+        deadline, runs = time.monotonic() + 90, None
+        while time.monotonic() < deadline and runs != ["exp1"]:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/data/runs", timeout=5) as response:
+                    runs = json.loads(response.read())
+            except OSError:
+                time.sleep(0.5)
+        assert runs == ["exp1"]
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+        process.stdout.close()
