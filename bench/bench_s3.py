@@ -21,10 +21,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.s3_server import SeaweedS3  # noqa: E402
-
 from mxnet_tb import SummaryWriter  # noqa: E402
 from mxnet_tb._io import object_store  # noqa: E402
+from tests.s3_server import SeaweedS3  # noqa: E402
 
 
 def _run(logdir: str, events: int, every: int) -> tuple[float, list[float]]:
