@@ -267,6 +267,14 @@ class ObjectStorage(Storage):
         self._store, self._root = open_store(url)
         self._url = url.rstrip("/")
 
+    @property
+    def store(self) -> ObjectStore:
+        return self._store
+
+    def key_of(self, path: str) -> str:
+        """The object key prefix of ``path`` (a URL inside the log directory)."""
+        return self._key(path)
+
     def _key(self, path: str) -> str:
         if path != self._url and not path.startswith(self._url + "/"):
             raise ValueError(f"{path!r} is not inside the log directory {self._url!r}")
