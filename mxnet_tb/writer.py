@@ -19,9 +19,11 @@ from ._facade import media, plots, walltime_or_now
 from ._facade.core import CLOSED, SharedState, WriterCore
 from ._io.encode import scalar_event, scalar_value_prefix, summary_event
 from ._io.event_file import DEFAULT_MAX_QUEUE
+from ._io.object_store import ObjectStorage, is_url
 from ._io.projector import embedding_dir
 from ._io.run_set import RunSet
 from ._io.sink import NullSink, Sink
+from ._io.storage import LOCAL
 from ._values.convert import to_float, to_step
 from ._values.names import clean_tag, path_tag
 from .errors import StepOrderWarning, WriterClosedError
@@ -118,6 +120,7 @@ class SummaryWriter(WriterCore):
         if sink is None:
             sink = RunSet(
                 logdir,
+                storage=ObjectStorage(logdir) if is_url(logdir) else LOCAL,
                 max_queue=max_queue,
                 flush_secs=flush_secs,
                 filename_suffix=filename_suffix,
