@@ -1,5 +1,7 @@
 """Shared fixtures."""
 
+import socket
+
 import pytest
 
 
@@ -28,3 +30,14 @@ def s3_env(s3_server, monkeypatch):
 
     monkeypatch.setitem(gfile._REGISTERED_FILESYSTEMS, "s3", gfile.S3FileSystem())
     return s3_server
+
+
+@pytest.fixture
+def root_port():
+    """A free TCP port on 127.0.0.1 for the ps-lite scheduler; the job tests are skipped only without one."""
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            probe.bind(("127.0.0.1", 0))
+            return probe.getsockname()[1]
+    except OSError as exc:
+        pytest.skip(f"cannot bind a TCP port on 127.0.0.1 for the ps-lite scheduler: {exc}")

@@ -218,3 +218,17 @@ def test_mxnet_tb_serve_reads_an_s3_logdir_given_only_aws_endpoint_url(s3_env, m
         os.killpg(process.pid, signal.SIGKILL)
         process.wait(timeout=10)
         process.stdout.close()
+
+
+@pytest.mark.slow
+def test_a_dist_sync_job_logs_each_worker_to_its_own_prefix_without_a_shared_disk(s3_env, tmp_path, root_port):
+    from . import test_distributed as dist
+
+    root = _url(s3_env, "job")
+    job = dist._run_job(tmp_path, root_port, {}, workers_logdir=root)
+    dist._assert_servers_wrote_nothing(tmp_path)
+    assert not (tmp_path / "logs").exists()  # nothing went to a local directory named like the URL
+    for rank, record in job.records.items():
+        assert record["logdir"] == f"{root}/worker-{rank}"
+        logged = [s for s, _ in _scalars(f"{root}/worker-{rank}", "grads/norm/fc1_weight")]
+        assert logged == list(range(dist.STEPS))

@@ -36,7 +36,8 @@ def _read_config(store: ObjectStore, key: str) -> ProjectorConfig:
     try:
         text_format.Parse(data.decode("utf-8"), config)
     except (text_format.ParseError, UnicodeDecodeError) as exc:
-        raise ValueError(f"cannot add an embedding: {store.url_prefix + key} is not a valid projector config ({exc})")
+        where = store.url_prefix + key
+        raise ValueError(f"cannot add an embedding: {where} is not a valid projector config ({exc})") from None
     return config
 
 
