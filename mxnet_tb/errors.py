@@ -19,6 +19,7 @@ __all__ = [
     "EncodeError",
     "EventWriteError",
     "EventWriteWarning",
+    "ForeignFileWarning",
     "NonFiniteError",
     "RankUnknownError",
     "StepOrderWarning",
@@ -64,6 +65,11 @@ class EventWriteWarning(UserWarning):
 
     Raised as ``EventWriteError`` instead when the writer was created with ``strict=True``.
     """
+
+
+class ForeignFileWarning(UserWarning):
+    """A file in the log directory that mxnet_tb did not write as such (a symlink, FIFO, directory, or a file
+    that does not parse) was left as it is; logging goes on without it."""
 
 
 def warn_user(message: str, category: type[Warning]) -> None:

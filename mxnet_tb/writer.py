@@ -20,11 +20,11 @@ from tensorboard.compat.proto import summary_pb2
 
 from ._io.encode import graph_event, scalar_event, scalar_value_prefix, summary_event
 from ._io.event_file import DEFAULT_MAX_QUEUE, EventFileWriter
-from ._io.projector import embedding_dir, write_embedding
+from ._io.projector import embedding_dir, embedding_lock, write_embedding
 from ._io.purge import purge_run, session_start_event
 from ._io.record import frame
 from ._values.convert import MAX_STEP, to_float, to_numpy, to_step, to_walltime
-from ._values.names import clean_tag, path_tag, run_dir
+from ._values.names import check_filename_suffix, clean_tag, path_tag, resolve_logdir, run_dir
 from .errors import StepOrderWarning, WriterClosedError, warn_user
 from .summaries.audio import audio_value
 from .summaries.custom_scalars import Layout, check_layout, layout_value, merge_layouts
@@ -101,18 +101,14 @@ class SummaryWriter:
         if not isinstance(strict, bool):
             raise TypeError(f"strict must be a bool; got {strict!r}")
         self._purge_step = None if purge_step is None else to_step(purge_step, name="purge_step")
-        if not isinstance(logdir, (str, os.PathLike)):
-            raise TypeError(f"logdir must be a str or os.PathLike; got {type(logdir).__name__}: {logdir!r:.80}")
         if isinstance(max_queue, bool) or not isinstance(max_queue, int) or max_queue < 1:
             raise ValueError(f"max_queue must be an int >= 1; got {max_queue!r}")
         flush_secs = to_float(flush_secs, name="flush_secs")
         if not 0 < flush_secs < float("inf"):
             raise ValueError(f"flush_secs must be a positive number of seconds; got {flush_secs!r}")
-        if not isinstance(filename_suffix, str) or any(c in "/\\" or c < " " for c in filename_suffix):
-            raise ValueError(
-                f"filename_suffix must be a str without path separators or control characters; got {filename_suffix!r}"
-            )
-        self._logdir = os.fspath(logdir)
+        filename_suffix = check_filename_suffix(filename_suffix)
+        self._logdir = resolve_logdir(logdir)  # a later os.chdir does not move the runs
+        self._given_logdir = os.fspath(logdir)  # get_logdir() answers it as given
         self._options = {
             "max_queue": max_queue,
             "flush_secs": flush_secs,
@@ -139,7 +135,7 @@ class SummaryWriter:
 
     def get_logdir(self) -> str:
         """The log directory, as given."""
-        return self._logdir
+        return self._given_logdir
 
     @property
     def dropped_events(self) -> int:
@@ -196,6 +192,7 @@ class SummaryWriter:
             if view is None:
                 view = copy.copy(root)
                 view._logdir = os.path.join(root._logdir, key)
+                view._given_logdir = os.path.join(root._given_logdir, key)
                 view._prefix = key
                 view._embedding_steps = {}
                 view._custom_layout = {}
@@ -292,9 +289,9 @@ class SummaryWriter:
         prefix = scalar_value_prefix(tag)
         wall = time.time() if walltime is None else to_walltime(walltime)
         with self._lock:
-            for run, number in entries:
-                writer = self._run(run)
-                step = self._step(run, tag, global_step)
+            writers = [self._run(run) for run, _ in entries]  # a run that cannot be made fails before any write
+            steps = [self._step(run, tag, global_step) for run, _ in entries]
+            for (run, number), writer, step in zip(entries, writers, steps):
                 writer.write(frame(scalar_event(prefix, number, step, wall)))
                 self._last_steps[(self._key(run), tag)] = step
 
@@ -546,19 +543,22 @@ class SummaryWriter:
         if images is not None:
             files["sprite.png"], sprite_dim = sprite_png(images, count, tag=clean)
         steps = self._embedding_steps
-        if global_step is None:
-            step = steps.get(clean, -1) + 1
-        else:
-            step = global_step if type(global_step) is int and 0 <= global_step <= MAX_STEP else to_step(global_step)
-        info = embedding_info(
-            f"{clean}:{step:05d}", embedding_dir(clean, step), tensor_name, data.shape, labels is not None, sprite_dim
-        )
-        if self._root._closed:
-            raise WriterClosedError("Cannot write to a SummaryWriter once it has been closed")
-        write_embedding(self._logdir, clean, step, files, info)
-        with self._lock:
-            # An event without a summary: TensorBoard lists only runs with event files, the projector only runs.
-            self._run("").write(frame(summary_event([], step, time.time())))
+        with embedding_lock(self._logdir):  # the automatic step and the config change together
+            step = steps.get(clean, -1) + 1 if global_step is None else to_step(global_step)
+            info = embedding_info(
+                f"{clean}:{step:05d}",
+                embedding_dir(clean, step),
+                tensor_name,
+                data.shape,
+                labels is not None,
+                sprite_dim,
+            )
+            if self._root._closed:
+                raise WriterClosedError("Cannot write to a SummaryWriter once it has been closed")
+            write_embedding(self._logdir, clean, step, files, info)
+            with self._lock:
+                # An event without a summary: TensorBoard lists only runs with event files, the projector only runs.
+                self._run("").write(frame(summary_event([], step, time.time())))
             steps[clean] = max(step, steps.get(clean, -1))
 
     def add_hparams(
@@ -592,14 +592,16 @@ class SummaryWriter:
         run = "" if name is None else os.path.relpath(run_dir(self._logdir, name), os.path.realpath(self._logdir))
         wall = time.time() if walltime is None else to_walltime(walltime)
         start, end = hparams_values(hparam_dict, start_time=wall)
+        step = None if global_step is None else to_step(global_step)  # a bad step fails before the run is marked
         with self._lock:
             if self._key(run) in self._hparams_runs:
                 where = f"run {run!r}" if run else "this writer's run"
                 raise ValueError(f"hparams were already logged for {where}; TensorBoard would show only the first")
+            self._run(run)  # a run that cannot be made fails before it is marked
             self._hparams_runs.add(self._key(run))
-        self._write_values(run, [start, end], global_step, wall)
+        self._write_values(run, [start, end], step, wall)
         for metric in metrics:
-            self._write_value(run, metric, global_step, wall)
+            self._write_value(run, metric, step, wall)
 
     def add_custom_scalars(self, layout: Mapping[str, Mapping[str, Any]]) -> None:
         """Define charts of the CUSTOM SCALARS tab: ``{category: {title: ['Multiline', [tag regexes]]}}``.
@@ -814,7 +816,7 @@ class SummaryWriter:
         key = (self._key(run), tag)
         last = self._last_steps.get(key)
         if global_step is None:
-            step = 0 if last is None else min(last + 1, MAX_STEP)
+            step = (self._purge_step or 0) if last is None else min(last + 1, MAX_STEP)  # resumed: from purge_step
         else:
             step = global_step if type(global_step) is int and 0 <= global_step <= MAX_STEP else to_step(global_step)
             if last is not None and step <= last and key not in self._warned_tags:
