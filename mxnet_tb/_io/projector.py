@@ -40,7 +40,7 @@ from tensorboard.plugins.projector import metadata
 from tensorboard.plugins.projector.projector_config_pb2 import EmbeddingInfo, ProjectorConfig
 
 from .._values.names import MAX_NAME_BYTES, path_tag, run_dir
-from .purge import open_regular
+from .regular import open_regular
 
 __all__ = ["EMBEDDINGS_DIR", "MAX_CONFIG_BYTES", "embedding_dir", "embedding_lock", "read_config", "write_embedding"]
 

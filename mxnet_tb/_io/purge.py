@@ -35,8 +35,9 @@ from tensorboard.compat.proto import event_pb2
 
 from ..errors import ForeignFileWarning, warn_user
 from .record import frame, masked_crc32c
+from .regular import open_regular
 
-__all__ = ["event_file_names", "open_regular", "purge_run", "session_start_event"]
+__all__ = ["event_file_names", "purge_run", "session_start_event"]
 
 _KEEP_ALWAYS = {"file_version", "graph_def", "meta_graph_def"}  # not step data
 _HEADER = struct.Struct("<QI")
@@ -60,23 +61,6 @@ def event_file_names(directory: str) -> list[str]:
         return sorted(name for name in os.listdir(directory) if "tfevents" in name)
     except (FileNotFoundError, NotADirectoryError):
         return []
-
-
-def open_regular(path: str) -> tuple[int, os.stat_result]:
-    """An fd (read-only) of ``path`` and its stat, if it is a regular file and not a symlink; OSError otherwise.
-
-    Opens with ``O_NOFOLLOW | O_NONBLOCK`` (a FIFO does not block) and checks the opened file with ``fstat``.
-    """
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise OSError(f"not a regular file: {path}")
-        os.set_blocking(fd, True)
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd, info
 
 
 def _records(handle: BinaryIO, size: int) -> Iterator[bytes]:
