@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import mxnet_reason
 from ._common import (
     CommandError,
     UsageError,
@@ -55,7 +56,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
             Read PREFIX-symbol.json and PREFIX-NNNN.params (Module.save_checkpoint, mx.callback.do_checkpoint)
             and log, at step = epoch: histograms and norm/mean/std of every parameter (weights/..., aux/...),
             the first convolution layer's filters as images (weights/filters/<p>), the change since the
-            previous selected checkpoint (change/norm/<p>, change/relative/<p>), and the graph once."""
+            previous selected checkpoint (change/norm/<p>, change/relative/<p>), and the graph once.
+            Every selected file is read and checked before anything is written: a bad or truncated one
+            stops the command with nothing written. NaN or Inf values are counted (<group>/nonfinite/<p>),
+            reported, and never stop it."""
         ),
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -120,7 +124,7 @@ def _load_params(prefix: str, epoch: int) -> dict[str, dict[str, np.ndarray]]:
     try:
         loaded = mx.nd.load(path)
     except mx.base.MXNetError as exc:
-        first = next((line for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
+        first = mxnet_reason(exc)
         raise CommandError(f"cannot read {path!r}: {first}") from None
     if not isinstance(loaded, dict):
         raise CommandError(f"{path!r} holds unnamed arrays, not a checkpoint's 'arg:<name>' parameters")
@@ -140,6 +144,8 @@ class _Logger:
         self.tags: set[str] = set()
         self.points = 0
         self.previous: dict[str, np.ndarray] | None = None
+        self.nonfinite = 0
+        self.nonfinite_tags: set[str] = set()
 
     def scalar(self, tag: str, value: float, step: int) -> None:
         self.writer.add_scalar(tag, value, global_step=step)
@@ -152,6 +158,12 @@ class _Logger:
         tags = log_parameters(self.writer, groups, epoch, stats=STATS, filters_of=self.symbol)
         self.tags.update(tags)
         self.points += len(tags)
+        for group, arrays in groups.items():
+            for name, values in arrays.items():
+                bad = int(values.size - np.count_nonzero(np.isfinite(values)))
+                if bad:
+                    self.nonfinite += bad
+                    self.nonfinite_tags.add(f"{group}/{name}")
         weights = groups["weights"]
         if self.previous is not None:
             self._changes(epoch, weights)
@@ -204,6 +216,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--shape needs the network, but {symbol_path!r} does not exist")
     else:
         note(f"no {symbol_path!r}: logging parameters without the graph and filter images")
+    for epoch in progress(epochs, total=len(epochs), desc="checking", unit="epoch"):
+        _load_params(prefix, epoch)  # every file read once before anything is written: a bad one writes nothing
     note_existing_run(directory, run_name)
     with SummaryWriter(directory, verbose=False) as writer:
         if symbol is not None:
@@ -211,6 +225,11 @@ def run(args: argparse.Namespace) -> int:
         logger = _Logger(writer, symbol)
         for epoch in progress(epochs, total=len(epochs), desc="checkpoints", unit="epoch"):
             logger.epoch(epoch, _load_params(prefix, epoch))
+    if logger.nonfinite:
+        note(
+            f"{logger.nonfinite} NaN or Inf values in {len(logger.nonfinite_tags)} parameters (diverged training?): "
+            "counted in <group>/nonfinite/<p>, left out of histograms, drawn as 0 in filter images"
+        )
     graph_text = f"graph of {len(graph.node)} nodes, " if graph is not None else ""
     print(
         f"{prefix} -> run {run_name!r} in {logdir}: {len(epochs)} epochs ({_ranges(epochs)}), "

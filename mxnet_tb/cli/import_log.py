@@ -64,7 +64,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
             Parse MXNet's own log lines (Speedometer, Module.fit's Train-/Validation-/Time cost lines,
             Monitor.toc_print) into scalars: train/<metric>, train/samples_per_sec, train/epoch_<metric>,
             train/epoch_time, val/<metric>, monitor/<name>. One run per log file. Lines that are not
-            MXNet's are counted and reported, never fatal."""
+            MXNet's are counted and reported, never fatal; a point that cannot be logged (a corrupt epoch
+            number giving a step out of range) is reported and skipped before anything is written."""
         ),
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -119,6 +120,32 @@ def _parse_file(path: str) -> ParsedLog:
         bar.close()
 
 
+def _drop_unloggable(steps: Steps) -> None:
+    """Remove (and note) points TensorBoard cannot hold: a step outside 0..2**63-1 (a corrupt epoch number)
+    or a tag that is not one; what is left can all be written."""
+    from .._values.convert import MAX_STEP
+    from .._values.names import clean_tag
+
+    dropped: dict[str, int] = {}
+    for tag in list(steps.points):
+        series = steps.points[tag]
+        try:
+            clean_tag(tag)
+        except (TypeError, ValueError):
+            dropped[tag] = len(series)
+            del steps.points[tag]
+            continue
+        bad = [step for step in series if not 0 <= step <= MAX_STEP]
+        for step in bad:
+            del series[step]
+        if bad:
+            dropped[tag] = len(bad)
+        if not series:
+            del steps.points[tag]
+    for tag, count in dropped.items():
+        steps.notes.append(f"skipped {count} point(s) of {tag!r}: step out of range 0..2**63-1 or bad tag")
+
+
 def import_log(path: str, logdir: str, run: str, batches_per_epoch: int | None = None) -> Imported:
     """Parse one log file and write its scalars to the run ``<logdir>/<run>``.
 
@@ -133,6 +160,7 @@ def import_log(path: str, logdir: str, run: str, batches_per_epoch: int | None =
     note_existing_run(directory, run)
     parsed = _parse_file(path)
     steps = assign_steps(parsed, batches_per_epoch)
+    _drop_unloggable(steps)  # every point checked before the first is written
     if steps.points:
         with SummaryWriter(directory, verbose=False, max_queue=4096) as writer:
             for tag, series in steps.points.items():
@@ -171,12 +199,12 @@ def _report(result: Imported) -> None:
         how = f"{steps.batches_per_epoch} batches per epoch ({'learned' if steps.learned else 'given'})"
     print(
         f"{result.path} -> run {result.run!r}: {result.tags} tags, {result.points} points, {how}; "
-        f"{parsed.lines} lines, {len(parsed.malformed)} unparseable, {parsed.ignored} other"
+        f"{parsed.lines} lines, {parsed.malformed_count} unparseable, {parsed.ignored} other"
     )
     for number, text in parsed.malformed[:_SHOWN_MALFORMED]:
         note(f"{result.path}:{number}: cannot parse {text.strip()[:160]!r}")
-    if len(parsed.malformed) > _SHOWN_MALFORMED:
-        note(f"{result.path}: {len(parsed.malformed) - _SHOWN_MALFORMED} more unparseable lines")
+    if parsed.malformed_count > _SHOWN_MALFORMED:
+        note(f"{result.path}: {parsed.malformed_count - _SHOWN_MALFORMED} more unparseable lines")
     for message in steps.notes:
         note(f"{result.path}: {message}")
     if steps.replaced:

@@ -42,6 +42,8 @@ from typing import Any, Union
 
 from tensorboard.compat.proto import attr_value_pb2, graph_pb2, node_def_pb2
 
+from ..errors import mxnet_reason
+
 __all__ = [
     "AUX_STATE_OP",
     "INPUT_OP",
@@ -142,8 +144,7 @@ def _flatten(value: Any) -> Iterable[Any]:
 
 
 def _first_line(exc: BaseException) -> str:
-    lines = [line for line in str(exc).splitlines() if line.strip()]
-    return lines[0] if lines else type(exc).__name__
+    return mxnet_reason(exc)  # MXNet's own reason, not the "Traceback (most recent call last):" it starts with
 
 
 # -- input: shapes --------------------------------------------------------------------------------------------

@@ -216,7 +216,10 @@ def _check_options(
 ) -> tuple[tuple[float, float] | None, float]:
     """Every grid and normalisation option checked; returns the norm range and the pad value as a float."""
     _check_grid_options(nrow, padding, square_image, name)
-    return _check_norm_options(normalize, norm_range, scale_each, name), to_float(pad_value, name="pad_value")
+    fill = to_float(pad_value, name=f"pad_value for {name}")
+    if not math.isfinite(fill):
+        raise ValueError(f"pad_value for {name} must be a finite number; got {pad_value!r}")
+    return _check_norm_options(normalize, norm_range, scale_each, name), fill
 
 
 def _check_grid_options(nrow: Any, padding: Any, square_image: Any, name: str) -> None:
