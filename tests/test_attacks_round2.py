@@ -59,17 +59,17 @@ def test_a_relative_logdir_keeps_its_runs_after_chdir(tmp_path, monkeypatch):
 def test_nan_weights_do_not_stop_fit_and_are_counted(tmp_path):
     logdir = str(tmp_path / "logs")
     mod = mxnet_models.module()
-    train, val = mxnet_models.iterators(nan_at=3)  # one NaN pixel: the first update makes every weight NaN
+
+    def diverge(epoch, symbol, arg_params, aux_params):  # what a blown-up learning rate leaves behind
+        arg_params["conv0_weight"][:] = np.nan
+
     with SummaryWriter(logdir) as sw:
-        mxnet_models.fit(mod, train, val, num_epoch=2, epoch_end_callback=tb.params(writer=sw))
-    args, _ = mod.get_params()
-    assert np.isnan(args["conv0_weight"].asnumpy()).all()
+        mxnet_models.fit(mod, num_epoch=2, epoch_end_callback=[diverge, tb.params(writer=sw)])
     acc = readback.accumulate(logdir)
     assert len(acc.Tensors("weights/filters/conv0_weight")) == 2  # drawn every epoch
-    counts = [
-        float(readback.tensor_util.make_ndarray(e.tensor_proto)) for e in acc.Tensors("weights/nonfinite/conv0_weight")
-    ]
-    assert counts == [36.0, 36.0]  # 4 filters x 1 x 3 x 3, all NaN
+    nonfinite = acc.Tensors("weights/nonfinite/conv0_weight")
+    assert [float(readback.tensor_util.make_ndarray(e.tensor_proto)) for e in nonfinite] == [36.0, 36.0]  # all NaN
+    assert len(acc.Tensors("weights/norm/fc1_weight")) == 2
 
 
 def _save_checkpoint(prefix, epoch, conv_weight):
@@ -128,7 +128,8 @@ def test_import_log_skips_a_corrupt_epoch_and_writes_the_rest(tmp_path, capsys):
     logdir = tmp_path / "logs"
     assert main(["import-log", str(log), "--logdir", str(logdir)]) == 0
     assert "skipped 1 point" in capsys.readouterr().err
-    assert readback.scalars(str(logdir / "train"), "train/epoch_acc") == [(4, 0.1), (9, 0.2), (14, 0.3)]
+    expected = [(4, 0.1), (9, 0.2), (14, 0.3)]
+    assert readback.scalars(str(logdir / "train"), "train/epoch_acc") == [(s, pytest.approx(v)) for s, v in expected]
 
 
 def test_checkpoint_with_a_truncated_epoch_writes_nothing(tmp_path, capsys):
@@ -165,9 +166,9 @@ def test_one_huge_log_line_parses_in_linear_time(line):
 
 
 def test_metric_pairs_are_found_as_before():
-    log = parse_lines(["Epoch[0] Batch [0-2]\tSpeed: 1.0 samples/sec\tcross entropy=0.3 acc=0.5\tx=y=1\t=2"])
+    log = parse_lines(["Epoch[0] Batch [0-2]\tSpeed: 1.0 samples/sec\tcross entropy=0.3 acc=0.5\t=2\tf1 = 7"])
     assert [(r.tag, r.value) for r in log.records][1:] == [("train/cross entropy", 0.3), ("train/acc", 0.5)]
-    assert log.malformed == []  # 'x' = 'y=1' is not a number: the line is malformed in the old parser too
+    assert parse_lines(["Epoch[0] Batch [0-2]\tSpeed: 1.0 samples/sec\tx=y=1"]).malformed_count == 1
     assert parse_lines(["Epoch[3] Validation-top k=0.9  "]).records[0].tag == "val/top k"
 
 
@@ -241,7 +242,7 @@ def test_a_too_long_tag_path_is_refused_before_writing(logdir):
         with pytest.raises(ValueError, match="too long"):
             sw.add_embedding(deep, np.ones((2, 2)))
         assert sw.dropped_events == 0
-    assert os.listdir(logdir) == [os.path.basename(readback.event_files(logdir)[0])] or not os.listdir(logdir)
+    assert [name for name in os.listdir(logdir) if os.path.isdir(os.path.join(logdir, name))] == []
 
 
 def test_a_too_long_filename_suffix_is_refused_at_construction(logdir):
