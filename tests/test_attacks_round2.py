@@ -309,3 +309,16 @@ def test_killing_serve_kills_tensorboard(tmp_path):
             return
         time.sleep(0.25)
     pytest.fail("TensorBoard kept serving after mxnet-tb serve was SIGKILLed")
+
+
+def test_pil_is_imported_by_the_logging_thread_not_an_encoder():
+    script = (
+        "import sys, numpy as np\n"
+        "from mxnet_tb.summaries.image import image_to_hwc\n"
+        "assert 'PIL.Image' not in sys.modules\n"
+        "image_to_hwc(np.zeros((1, 2, 2), np.float32))\n"
+        "assert 'PIL.Image' in sys.modules  # a later fork cannot catch an encoder thread importing it\n"
+    )
+    env = dict(os.environ, PYTHONPATH=os.getcwd())
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
