@@ -94,7 +94,7 @@ def test_two_processes_on_one_logdir_keep_each_others_entries(logdir):
     env = dict(os.environ, PYTHONPATH=os.getcwd())
     import time
 
-    start = str(time.time() + 8)  # both are importing by then, then race
+    start = str(time.time() + 6)  # both have imported by then, then race
     children = [
         subprocess.Popen([sys.executable, "-c", textwrap.dedent(script), start, str(i)], env=env) for i in range(2)
     ]
