@@ -74,6 +74,15 @@ def tensorboard_env(logdir: str) -> dict[str, str]:
     return env
 
 
+def _die_with_parent() -> None:
+    """In the TensorBoard child, before exec: ask Linux to SIGTERM it when this process dies, even by SIGKILL."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
 def _stop(process: subprocess.Popen[Any]) -> None:
     if process.poll() is None:
         process.terminate()
@@ -90,7 +99,9 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"no such log directory: {logdir!r}")
     if not 0 < args.port < 65536:
         raise UsageError(f"--port must be between 1 and 65535; got {args.port}")
-    process = subprocess.Popen(tensorboard_command(logdir, args.port), env=tensorboard_env(logdir))
+    process = subprocess.Popen(
+        tensorboard_command(logdir, args.port), env=tensorboard_env(logdir), preexec_fn=_die_with_parent
+    )
     print(f"TensorBoard for {logdir} at http://{HOST}:{args.port}/ (Ctrl-C to stop)", flush=True)
 
     def _terminate(signum: int, frame: Any) -> None:
