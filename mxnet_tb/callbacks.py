@@ -29,7 +29,7 @@ from ._training.mxnet_adapter import batch_of, bound_batch_size, calling_module,
 from ._training.parameters import log_parameters
 from ._training.stats import check_stats
 from ._values.convert import to_count, to_numpy
-from ._values.names import clean_tag
+from ._values.names import series_prefix
 from .model_cards import write_card
 from .summaries.model_card import model_card
 from .writer import SummaryWriter
@@ -168,7 +168,7 @@ def scalars(
         >>> mod.fit(train_iter, num_epoch=10, batch_end_callback=tb.scalars(frequent=10))   # doctest: +SKIP
     """
     frequent = to_count(frequent, name="frequent")
-    series = _Series(resolve_writer(writer), clean_tag(prefix, name="prefix"), _check_layout(layout))
+    series = _Series(resolve_writer(writer), series_prefix(prefix, _check_layout(layout)), layout)
     if not isinstance(auto_reset, bool):
         raise TypeError(f"auto_reset must be a bool; got {auto_reset!r}")
     window = _MetricWindow()
@@ -220,7 +220,7 @@ def validation(prefix: str = "val", writer: SummaryWriter | None = None, layout:
         >>> mod.fit(train_iter, eval_data=val_iter, num_epoch=10,
         ...         batch_end_callback=tb.scalars(), eval_end_callback=tb.validation())   # doctest: +SKIP
     """
-    series = _Series(resolve_writer(writer), clean_tag(prefix, name="prefix"), _check_layout(layout))
+    series = _Series(resolve_writer(writer), series_prefix(prefix, _check_layout(layout)), layout)
 
     def _callback(param: Any) -> None:
         module = module_of(param)

@@ -20,11 +20,13 @@ __all__ = [
     "EncodeWarning",
     "EventWriteError",
     "EventWriteWarning",
+    "ForeignFileWarning",
     "NonFiniteError",
     "ProfilerUnavailableError",
     "RankUnknownError",
     "StepOrderWarning",
     "WriterClosedError",
+    "mxnet_reason",
     "warn_user",
 ]
 
@@ -74,6 +76,32 @@ class EventWriteWarning(UserWarning):
 
     Raised as ``EventWriteError`` instead when the writer was created with ``strict=True``.
     """
+
+
+class ForeignFileWarning(UserWarning):
+    """A file in the log directory that mxnet_tb did not write as such (a symlink, FIFO, directory, or a file
+    that does not parse) was left as it is; logging goes on without it."""
+
+
+def mxnet_reason(exc: BaseException) -> str:
+    """The reason an ``MXNetError`` gives: its last line that is not part of the C++ traceback, without the
+    ``MXNetError:`` label (MXNet 1.9 starts its messages with "Traceback (most recent call last):").
+
+    Example::
+
+        >>> mxnet_reason(RuntimeError('Traceback (most recent call last):\\n  File "x.cc", line 3\\nMXNetError: bad'))
+        'bad'
+    """
+    reason = ""
+    for line in str(exc).splitlines():
+        text = line.strip()
+        if not text or text.startswith(("Traceback (most recent call last)", "File ", "[bt]", "Stack trace")):
+            continue
+        reason = text
+    for label in ("MXNetError:", "mxnet.base.MXNetError:"):
+        if reason.startswith(label):
+            reason = reason[len(label) :].strip()
+    return reason or type(exc).__name__
 
 
 def warn_user(message: str, category: type[Warning]) -> None:

@@ -19,11 +19,13 @@ from ._facade import media, plots, walltime_or_now
 from ._facade.core import CLOSED, SharedState, WriterCore
 from ._io.encode import scalar_event, scalar_value_prefix, summary_event
 from ._io.event_file import DEFAULT_MAX_QUEUE
-from ._io.projector import embedding_dir
+from ._io.object_store import ObjectStorage, is_url
+from ._io.projector import embedding_dir, embedding_lock
 from ._io.run_set import RunSet
 from ._io.sink import NullSink, Sink
+from ._io.storage import LOCAL
 from ._values.convert import to_float, to_step
-from ._values.names import clean_tag, path_tag
+from ._values.names import check_filename_suffix, clean_tag, path_tag, resolve_logdir
 from .errors import StepOrderWarning, WriterClosedError
 from .summaries.embedding import check_embedding, embedding_info, metadata_tsv, sprite_png, tensor_file
 from .summaries.hparams import check_hparams, hparams_values
@@ -102,22 +104,19 @@ class SummaryWriter(WriterCore):
         if not isinstance(strict, bool):
             raise TypeError(f"strict must be a bool; got {strict!r}")
         purge_step = None if purge_step is None else to_step(purge_step, name="purge_step")
-        if not isinstance(logdir, (str, os.PathLike)):
-            raise TypeError(f"logdir must be a str or os.PathLike; got {type(logdir).__name__}: {logdir!r:.80}")
+        given = os.fspath(logdir) if isinstance(logdir, (str, os.PathLike)) else logdir
+        # Resolved once: a later os.chdir does not move the runs (a URL names object storage, never a cwd).
+        logdir = given if isinstance(given, str) and is_url(given) else resolve_logdir(logdir)
         if isinstance(max_queue, bool) or not isinstance(max_queue, int) or max_queue < 1:
             raise ValueError(f"max_queue must be an int >= 1; got {max_queue!r}")
         flush_secs = to_float(flush_secs, name="flush_secs")
         if not 0 < flush_secs < float("inf"):
             raise ValueError(f"flush_secs must be a positive number of seconds; got {flush_secs!r}")
-        if not isinstance(filename_suffix, str) or any(c in "/\\" or c < " " for c in filename_suffix):
-            raise ValueError(
-                f"filename_suffix must be a str without path separators or control characters; got {filename_suffix!r}"
-            )
-        self._logdir = os.fspath(logdir)
-        logdir = os.fspath(logdir)
+        filename_suffix = check_filename_suffix(filename_suffix)
         if sink is None:
             sink = RunSet(
                 logdir,
+                storage=ObjectStorage(logdir) if is_url(logdir) else LOCAL,
                 max_queue=max_queue,
                 flush_secs=flush_secs,
                 filename_suffix=filename_suffix,
@@ -125,14 +124,15 @@ class SummaryWriter(WriterCore):
                 purge_step=purge_step,
                 verbose=bool(verbose),
             )
-        self._attach(SharedState(sink, logdir), "", logdir)
+        self._attach(SharedState(sink, logdir, first_step=purge_step or 0), "", logdir)
+        self._given_logdir = given  # get_logdir() answers it as given
         self._shared.views[""] = self
 
     # -- lifecycle ----------------------------------------------------------------------------------------
 
     def get_logdir(self) -> str:
         """The log directory, as given."""
-        return self._logdir
+        return self._given_logdir
 
     @property
     def dropped_events(self) -> int:
@@ -181,6 +181,7 @@ class SummaryWriter(WriterCore):
             if view is None:
                 view = object.__new__(SummaryWriter)
                 view._attach(shared, key, os.path.join(shared.logdir, key))
+                view._given_logdir = os.path.join(shared.views[""]._given_logdir, key)
                 shared.views[key] = view
         return view
 
@@ -321,14 +322,20 @@ class SummaryWriter(WriterCore):
         if images is not None:
             files["sprite.png"], sprite_dim = sprite_png(images, count, tag=clean)
         steps, run = self._shared.embedding_steps, self._key("")
-        step = steps.take(run, clean, global_step)
-        info = embedding_info(
-            f"{clean}:{step:05d}", embedding_dir(clean, step), tensor_name, data.shape, labels is not None, sprite_dim
-        )
-        self._check_open()
-        self._shared.sink.write_embedding(run, clean, step, files, info)
-        # An event without a summary: TensorBoard lists only runs with event files, the projector only runs.
-        self._write_event(run, summary_event([], step, time.time()), lambda: steps.record(run, (clean,), step))
+        with embedding_lock(self._logdir):  # the automatic step and the config change together
+            step = steps.take(run, clean, global_step)
+            info = embedding_info(
+                f"{clean}:{step:05d}",
+                embedding_dir(clean, step),
+                tensor_name,
+                data.shape,
+                labels is not None,
+                sprite_dim,
+            )
+            self._check_open()
+            self._shared.sink.write_embedding(run, clean, step, files, info)
+            # An event without a summary: TensorBoard lists only runs with event files, the projector only runs.
+            self._write_event(run, summary_event([], step, time.time()), lambda: steps.record(run, (clean,), step))
 
     def add_hparams(
         self,
@@ -359,7 +366,7 @@ class SummaryWriter(WriterCore):
             for k, v in metric_dict.items()
         ]
         run = "" if name is None else self._run_name(name)
-        run = "" if name is None else self._run_name(name)
+        step = None if global_step is None else to_step(global_step)  # a bad step fails before the run is marked
         wall = walltime_or_now(walltime)
         start, end = hparams_values(hparam_dict, start_time=wall)
         with self._shared.lock:
@@ -367,9 +374,9 @@ class SummaryWriter(WriterCore):
                 where = f"run {run!r}" if run else "this writer's run"
                 raise ValueError(f"hparams were already logged for {where}; TensorBoard would show only the first")
             self._shared.hparams_runs.add(self._key(run))
-        self._write_values(run, [start, end], global_step, wall)
+        self._write_values(run, [start, end], step, wall)
         for metric in metrics:
-            self._write_value(run, metric, global_step, wall)
+            self._write_value(run, metric, step, wall)
 
     add_custom_scalars = plots.add_custom_scalars
     add_custom_scalars_multilinechart = plots.add_custom_scalars_multilinechart

@@ -16,7 +16,7 @@ MODEL_CARD_TAGS = {"model_card", "model/parameters", "model/trainable_parameters
 
 def event_files(logdir: str | os.PathLike[str]) -> list[str]:
     """Event files directly in ``logdir``, oldest name first."""
-    return sorted(glob.glob(os.path.join(os.fspath(logdir), "events.out.tfevents.*")))
+    return sorted(glob.glob(os.path.join(glob.escape(os.fspath(logdir)), "events.out.tfevents.*")))
 
 
 def load_events(path: str | os.PathLike[str]) -> list[Any]:

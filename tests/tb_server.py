@@ -76,11 +76,20 @@ class TensorBoardServer:
 
 @contextlib.contextmanager
 def tensorboard_server(
-    logdir: str | os.PathLike[str], *, load_fast: bool = False, extra_args: tuple[str, ...] = ()
+    logdir: str | os.PathLike[str],
+    *,
+    load_fast: bool = False,
+    extra_args: tuple[str, ...] = (),
+    log_dir: str | os.PathLike[str] | None = None,
+    env: dict[str, str] | None = None,
 ) -> Iterator[TensorBoardServer]:
-    """Start ``tensorboard --logdir LOGDIR`` on a free loopback port; stop it (and its data server) on exit."""
+    """Start ``tensorboard --logdir LOGDIR`` on a free loopback port; stop it (and its data server) on exit.
+
+    The server's own output goes beside LOGDIR, or into ``log_dir`` (for a LOGDIR that is a URL).
+    """
     port = free_port()
-    log = open(os.path.join(os.fspath(logdir), os.pardir, f"tensorboard-{port}.log"), "wb")  # noqa: SIM115
+    where = os.fspath(log_dir) if log_dir is not None else os.path.join(os.fspath(logdir), os.pardir)
+    log = open(os.path.join(where, f"tensorboard-{port}.log"), "wb")  # noqa: SIM115
     command = [
         sys.executable, "-m", "tensorboard.main",
         "--logdir", os.fspath(logdir),
@@ -90,7 +99,9 @@ def tensorboard_server(
         "--reload_interval", "1",
         *extra_args,
     ]  # fmt: skip
-    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    process = subprocess.Popen(
+        command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env={**os.environ, **(env or {})}
+    )
     server = TensorBoardServer(process, port, log.name)
     try:
         server.wait_for("/data/runs", lambda runs: isinstance(runs, list), timeout=90)

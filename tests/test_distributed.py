@@ -46,16 +46,6 @@ def _expected_lr(step):
 # -- the real job -------------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def root_port():
-    """A free TCP port on 127.0.0.1 for the ps-lite scheduler; the job tests are skipped only without one."""
-    try:
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-            probe.bind(("127.0.0.1", 0))
-            return probe.getsockname()[1]
-    except OSError as exc:
-        pytest.skip(f"cannot bind a TCP port on 127.0.0.1 for the ps-lite scheduler: {exc}")
-
 
 def _job_env(port, extra):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DMLC_", "PS_", "MXNET_TB_", "DIST_JOB_"))}
@@ -73,8 +63,11 @@ def _job_env(port, extra):
     return env
 
 
-def _run_job(tmp_path, port, extra_env):
-    """Run scheduler, server and two workers to completion; kill every process group on any failure."""
+def _run_job(tmp_path, port, extra_env, workers_logdir=None):
+    """Run scheduler, server and two workers to completion; kill every process group on any failure.
+
+    The workers log to ``tmp_path/logs``, or to ``workers_logdir`` (an ``s3://`` URL, say).
+    """
     logs, out = tmp_path / "logs", tmp_path / "out"
     out.mkdir()
     roles = {"scheduler": "scheduler", "server": "server", "worker-a": "worker", "worker-b": "worker"}
@@ -86,7 +79,7 @@ def _run_job(tmp_path, port, extra_env):
             env = _job_env(port, extra_env)
             env.update(
                 DMLC_ROLE=role,
-                MXNET_TB_LOGDIR=str(logs if role == "worker" else home / "logs"),
+                MXNET_TB_LOGDIR=str((workers_logdir or logs) if role == "worker" else home / "logs"),
                 DIST_JOB_SHARD="0" if name == "worker-a" else "1",
                 DIST_JOB_OUT=str(out),
             )

@@ -76,10 +76,12 @@ def test_steps_and_tags_give_one_entry_each_and_relogging_replaces(logdir):
     replaced = entry(logdir, "a:00001")
     assert list(replaced.tensor_shape) == [4, 2]
     assert np.frombuffer(read(logdir, replaced.tensor_path), np.float32).tolist() == [5.0] * 8
+    # the replacement went to a new directory (switched to by one config rename); the replaced one is gone
+    assert replaced.tensor_path.startswith("embeddings/a/00001-")
     assert all_files(os.path.join(logdir, "embeddings")) == [
         "a/00000/tensors.bytes",
-        "a/00001/tensors.bytes",
-        "b/c/00000/tensors.bytes",
+        replaced.tensor_path[len("embeddings/") :],
+        "b%2Fc/00000/tensors.bytes",
     ]
 
 
@@ -145,7 +147,8 @@ def test_tags_cannot_leave_the_logdir(tmp_path, tag):
 def test_odd_tags_are_normalised_inside_the_logdir(logdir, tag, directory):
     with SummaryWriter(logdir) as sw:
         sw.add_embedding(tag, np.ones((2, 2)))
-    assert entry(logdir, f"{directory}:00000").tensor_path == f"embeddings/{directory}/00000/tensors.bytes"
+    quoted = directory.replace("/", "%2F")  # one directory per tag: no tag's files lie inside another's
+    assert entry(logdir, f"{directory}:00000").tensor_path == f"embeddings/{quoted}/00000/tensors.bytes"
 
 
 def test_a_symlink_out_of_the_logdir_is_refused(tmp_path):

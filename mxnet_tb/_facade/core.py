@@ -31,11 +31,11 @@ CLOSED = "Cannot write to a SummaryWriter once it has been closed"
 class SharedState:
     """What a writer shares with its run views: the sink, the lock, the step policies and the lifetime."""
 
-    def __init__(self, sink: Sink, logdir: str) -> None:
+    def __init__(self, sink: Sink, logdir: str, first_step: int = 0) -> None:
         self.sink = sink
         self.logdir = logdir
         self.closed = False
-        self.steps = StepPolicy()
+        self.steps = StepPolicy(first=first_step)
         self.embedding_steps = StepPolicy(warn_backwards=False, keep_highest=True)
         self.hparams_runs: set[str] = set()  # runs that have their hparams
         self.views: dict[str, WriterCore] = {}

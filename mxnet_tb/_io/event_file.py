@@ -40,6 +40,7 @@ from ..errors import EncodeError, EventWriteError, WriterClosedError
 from .exit import live_writers
 from .failures import FailurePolicy
 from .forks import renew_at_fork
+from .object_store import is_url
 from .open_files import OpenFiles
 from .run_file import AppendError, RunFile, write_error
 from .storage import LOCAL, Storage
@@ -74,7 +75,8 @@ class EventFileWriter:
         storage: Storage = LOCAL,
         failures: FailurePolicy | None = None,
     ) -> None:
-        self._logdir = os.path.abspath(os.fspath(logdir))
+        logdir = os.fspath(logdir)
+        self._logdir = logdir if is_url(logdir) else os.path.abspath(logdir)  # URLs: object storage
         self._max_queue = max_queue
         self._batch_size = max(1, max_queue // 2)
         self._suffix = filename_suffix

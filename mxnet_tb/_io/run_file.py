@@ -85,6 +85,8 @@ class RunFile:
 
     def _current(self) -> StoredFile:
         """The open file: reopened if parked, else created (with its directory)."""
+        if self._file is not None and self._records and self._storage.is_full(self._file):
+            self.close(sync=True)  # an object-store segment at its cap: the next batch starts the next object
         if self._file is not None and self._open:
             return self._file
         if self._file is not None:

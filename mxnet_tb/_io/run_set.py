@@ -26,9 +26,11 @@ from .encoders import encode_later
 from .event_file import EventFileWriter
 from .failures import FailurePolicy
 from .forks import renew_at_fork
+from .object_projector import write_embedding_objects
+from .object_store import ObjectStorage
 from .open_files import OpenFiles
 from .projector import write_embedding
-from .purge import purge_run, session_start_event
+from .purge import purge_objects, purge_run, session_start_event
 from .record import frame
 from .sink import Sink
 from .storage import LOCAL, Storage
@@ -66,6 +68,8 @@ class RunSet(Sink):
         self.writers: dict[str, EventFileWriter] = {}
         self._renew_after_fork()
         renew_at_fork(self)
+        if purge_step is not None:  # resuming: the run's own old events go now, even if it logs nothing more
+            self.writer("")
 
     def _renew_after_fork(self) -> None:
         self._lock = threading.Lock()
@@ -94,7 +98,10 @@ class RunSet(Sink):
         )
         if self._purge_step is not None:  # a resumed run: hide what the crashed one logged from here on
             try:
-                removed = purge_run(directory, self._purge_step)
+                if isinstance(self._storage, ObjectStorage):
+                    removed = purge_objects(self._storage, directory, self._purge_step)
+                else:
+                    removed = purge_run(directory, self._purge_step)
             except OSError as exc:
                 writer.lost(exc, 0, f"could not remove the events at steps >= {self._purge_step}")
             else:
@@ -115,8 +122,13 @@ class RunSet(Sink):
         writer.write(encode_later(lambda: frame(build()), what), size=size)
 
     def write_embedding(self, run: str, tag: str, step: int, files: dict[str, bytes], info: Any) -> None:
+        directory = os.path.join(self._logdir, run) if run else self._logdir
         try:
-            write_embedding(os.path.join(self._logdir, run) if run else self._logdir, tag, step, files, info)
+            if isinstance(self._storage, ObjectStorage):
+                store = self._storage.store
+                write_embedding_objects(store, self._storage.key_of(directory), tag, step, files, info)
+            else:
+                write_embedding(directory, tag, step, files, info)
         except OSError as exc:  # a full or read-only disk: the run's failure policy, like its events
             self.writer(run).lost(exc, 1, f"could not write embedding {tag!r} at step {step}")
 

@@ -28,8 +28,9 @@ __all__ = ["StepPolicy"]
 class StepPolicy:
     """Last steps per (run, tag). ``warn_backwards=False, keep_highest=True`` suits embeddings (re-logging replaces)."""
 
-    def __init__(self, *, warn_backwards: bool = True, keep_highest: bool = False) -> None:
+    def __init__(self, *, warn_backwards: bool = True, keep_highest: bool = False, first: int = 0) -> None:
         self.last: dict[tuple[str, str], int] = {}
+        self._first = first  # a tag's first automatic step: a resumed run's purge_step continues there
         self._warned: set[tuple[str, str]] = set()
         self._warn_backwards = warn_backwards
         self._keep_highest = keep_highest
@@ -39,7 +40,7 @@ class StepPolicy:
         key = (run, tag)
         last = self.last.get(key)
         if global_step is None:
-            return 0 if last is None else min(last + 1, MAX_STEP)
+            return self._first if last is None else min(last + 1, MAX_STEP)
         step = global_step if type(global_step) is int and 0 <= global_step <= MAX_STEP else to_step(global_step)
         if self._warn_backwards and last is not None and step <= last and key not in self._warned:
             self._warned.add(key)

@@ -64,6 +64,10 @@ class Storage:
     def remove(self, file: StoredFile) -> None:
         raise NotImplementedError
 
+    def is_full(self, file: StoredFile) -> bool:
+        """Whether ``file`` should take no more batches (an object-store segment at its size cap)."""
+        return False
+
     def listdir(self, directory: str) -> list[str]:
         """The names in ``directory``, sorted (``[]`` if it does not exist)."""
         raise NotImplementedError

@@ -39,6 +39,15 @@ def first_layer_convolutions(symbol: Any, shapes: dict[str, tuple[int, ...]]) ->
     return names
 
 
+def _displayable(filters: np.ndarray) -> np.ndarray:
+    """``filters`` with NaN as 0 and +-Inf as the finite extremes, so a diverged layer still draws its image."""
+    finite = np.isfinite(filters)
+    if finite.all():
+        return filters
+    low, high = (float(filters[finite].min()), float(filters[finite].max())) if finite.any() else (0.0, 0.0)
+    return np.nan_to_num(filters, nan=0.0, posinf=high, neginf=low)
+
+
 def log_parameters(
     writer: Any,
     groups: dict[str, dict[str, np.ndarray]],
@@ -49,7 +58,9 @@ def log_parameters(
     filters_of: Any = None,
 ) -> list[str]:
     """Log every array of ``groups`` at ``step``; with a symbol as ``filters_of``, its first conv layer's filters
-    as an image grid. Non-finite entries are left out of histograms (``nonfinite`` counts them). Returns the tags."""
+    as an image grid. Non-finite entries are left out of histograms and counted (``<group>/nonfinite/<name>``, logged
+    once an array has any, or with the ``nonfinite`` stat); in filter images NaN shows as 0 and +-Inf as the
+    largest or smallest finite value. Never raises on non-finite values. Returns the tags."""
     tags = []
     for group, arrays in groups.items():
         for name, values in arrays.items():
@@ -57,6 +68,9 @@ def log_parameters(
                 writer.add_scalar(f"{group}/{stat}/{name}", number, step)
                 tags.append(f"{group}/{stat}/{name}")
             finite = values if np.isfinite(values).all() else values[np.isfinite(values)]
+            if finite.size < values.size and "nonfinite" not in stats:  # a diverged parameter: show the count
+                writer.add_scalar(f"{group}/nonfinite/{name}", float(values.size - finite.size), step)
+                tags.append(f"{group}/nonfinite/{name}")
             if histograms and finite.size:
                 writer.add_histogram(f"{group}/hist/{name}", finite, step)
                 tags.append(f"{group}/hist/{name}")
@@ -64,6 +78,7 @@ def log_parameters(
     if filters_of is not None:
         for name in first_layer_convolutions(filters_of, {name: value.shape for name, value in weights.items()}):
             # (O, C, kh, kw): one tile per filter, each scaled to its own range
-            writer.add_image(f"weights/filters/{name}", weights[name], step, normalize=True, scale_each=True, padding=1)
+            filters = _displayable(weights[name])
+            writer.add_image(f"weights/filters/{name}", filters, step, normalize=True, scale_each=True, padding=1)
             tags.append(f"weights/filters/{name}")
     return tags

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import mxnet_reason
 from ._common import (
     CommandError,
     UsageError,
@@ -62,7 +63,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
             selected checkpoint (change/norm/<p>, change/relative/<p>), and the graph once. Checkpoint N goes
             to step N*B-1, where tb.params logs the same weights during training, with B batches per epoch
             from --batches-per-epoch, --log, or a run mxnet-tb run recorded in the log directory; else to
-            step N."""
+            step N. Every selected file is read and checked before anything is written: a bad or truncated
+            one stops the command with nothing written. NaN or Inf values are counted
+            (<group>/nonfinite/<p>), reported, and never stop it."""
         ),
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -136,7 +139,7 @@ def _load_params(prefix: str, epoch: int) -> dict[str, dict[str, np.ndarray]]:
     try:
         loaded = mx.nd.load(path)
     except mx.base.MXNetError as exc:
-        first = next((line for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
+        first = mxnet_reason(exc)
         raise CommandError(f"cannot read {path!r}: {first}") from None
     if not isinstance(loaded, dict):
         raise CommandError(f"{path!r} holds unnamed arrays, not a checkpoint's 'arg:<name>' parameters")
@@ -222,6 +225,8 @@ class _Logger:
         self.tags: set[str] = set()
         self.points = 0
         self.previous: dict[str, np.ndarray] | None = None
+        self.nonfinite = 0
+        self.nonfinite_tags: set[str] = set()
 
     def scalar(self, tag: str, value: float, step: int) -> None:
         self.writer.add_scalar(tag, value, global_step=step)
@@ -235,6 +240,12 @@ class _Logger:
         tags = log_parameters(self.writer, groups, step, stats=STATS, filters_of=self.symbol)
         self.tags.update(tags)
         self.points += len(tags)
+        for group, arrays in groups.items():
+            for name, values in arrays.items():
+                bad = int(values.size - np.count_nonzero(np.isfinite(values)))
+                if bad:
+                    self.nonfinite += bad
+                    self.nonfinite_tags.add(f"{group}/{name}")
         weights = groups["weights"]
         if self.previous is not None:
             self._changes(step, weights)
@@ -288,6 +299,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--shape needs the network, but {symbol_path!r} does not exist")
     else:
         note(f"no {symbol_path!r}: logging parameters without the graph and filter images")
+    for epoch in progress(epochs, total=len(epochs), desc="checking", unit="epoch"):
+        _load_params(prefix, epoch)  # every file read once before anything is written: a bad one writes nothing
     note_existing_run(directory, run_name)
     with SummaryWriter(directory, verbose=False) as writer:
         if symbol is not None:
@@ -295,6 +308,11 @@ def run(args: argparse.Namespace) -> int:
         logger = _Logger(writer, symbol, batches_per_epoch)
         for epoch in progress(epochs, total=len(epochs), desc="checkpoints", unit="epoch"):
             logger.epoch(epoch, _load_params(prefix, epoch))
+    if logger.nonfinite:
+        note(
+            f"{logger.nonfinite} NaN or Inf values in {len(logger.nonfinite_tags)} parameters (diverged training?): "
+            "counted in <group>/nonfinite/<p>, left out of histograms, drawn as 0 in filter images"
+        )
     graph_text = f"graph of {len(graph.node)} nodes, " if graph is not None else ""
     at = ""
     if batches_per_epoch is not None:

@@ -7,6 +7,7 @@ import os
 import textwrap
 from typing import Any
 
+from ..errors import mxnet_reason
 from ._common import (
     CommandError,
     UsageError,
@@ -60,7 +61,7 @@ def load_symbol(path: str) -> Any:
     try:
         return mx.sym.load(path)
     except mx.base.MXNetError as exc:
-        first = next((line for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
+        first = mxnet_reason(exc)
         raise CommandError(f"{path!r} is not an MXNet symbol JSON file: {first}") from None
 
 

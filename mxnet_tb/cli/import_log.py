@@ -67,7 +67,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
             Parse MXNet's own log lines (Speedometer, Module.fit's Train-/Validation-/Time cost lines,
             Monitor.toc_print) into scalars: train/<metric>, train/samples_per_sec, train/epoch_<metric>,
             train/epoch_time, val/<metric>, monitor/<name>. One run per log file. Lines that are not
-            MXNet's are counted and reported, never fatal."""
+            MXNet's are counted and reported, never fatal; a point that cannot be logged (a corrupt epoch
+            number giving a step out of range) is reported and skipped before anything is written."""
         ),
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -126,7 +127,6 @@ def parse_log_file(path: str) -> ParsedLog:
     """Parse one log file (``parse_lines`` on its lines, read lazily, with a progress bar on a terminal)."""
     return _parse_file(path)
 
-
 def import_log(path: str, logdir: str, run: str, batches_per_epoch: int | None = None) -> Imported:
     """Parse one log file and write its scalars to the run ``<logdir>/<run>``.
 
@@ -179,12 +179,12 @@ def _report(result: Imported) -> None:
         how = f"{steps.batches_per_epoch} batches per epoch ({_SOURCES.get(steps.source, steps.source)})"
     print(
         f"{result.path} -> run {result.run!r}: {result.tags} tags, {result.points} points, {how}; "
-        f"{parsed.lines} lines, {len(parsed.malformed)} unparseable, {parsed.ignored} other"
+        f"{parsed.lines} lines, {parsed.malformed_count} unparseable, {parsed.ignored} other"
     )
     for number, text in parsed.malformed[:_SHOWN_MALFORMED]:
         note(f"{result.path}:{number}: cannot parse {text.strip()[:160]!r}")
-    if len(parsed.malformed) > _SHOWN_MALFORMED:
-        note(f"{result.path}: {len(parsed.malformed) - _SHOWN_MALFORMED} more unparseable lines")
+    if parsed.malformed_count > _SHOWN_MALFORMED:
+        note(f"{result.path}: {parsed.malformed_count - _SHOWN_MALFORMED} more unparseable lines")
     for number, why in steps.skipped[:_SHOWN_MALFORMED]:
         note(f"{result.path}:{number}: skipped: {why}")
     if len(steps.skipped) > _SHOWN_MALFORMED:

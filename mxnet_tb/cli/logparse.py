@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -59,12 +60,15 @@ _SPEEDOMETER = re.compile(
     r"(?:Epoch|Iter)\[(?P<epoch>\d+)\]\s*Batch\s*\[\s*(?:\d+\s*-\s*)?(?P<batch>\d+)\s*\]\s*"
     r"Speed:\s*(?P<speed>\S+)\s+samples/sec(?P<rest>.*)$"
 )
-_METRIC = re.compile(r"([^\t=]+?)=(\S+)")
-_EPOCH_METRIC = re.compile(
-    r"Epoch\[(?P<epoch>\d+)\]\s*(?P<kind>Train|Validation)-(?P<name>[^=\t]+?)=(?P<value>\S+)\s*$"
-)
+_EPOCH_METRIC_START = re.compile(r"Epoch\[(?P<epoch>\d+)\]\s*(?P<kind>Train|Validation)-")
 _TIME_COST = re.compile(r"Epoch\[(?P<epoch>\d+)\]\s*Time cost=(?P<value>\S+)\s*$")
-_MONITOR = re.compile(r"Batch:\s+(?P<count>\d+)\s+(?P<name>\S+)\s+(?P<value>.*?)\s*$")
+_MONITOR = re.compile(r"Batch:\s+(?P<count>\d+)\s+(?P<name>\S+)\s+(?P<value>.*)$")  # value stripped after
+_VALUE = re.compile(r"\S+")
+# Every pattern above runs in time linear in the line. A line over MAX_LINE characters is not MXNet's (a Speedometer
+# line with 20 metrics is ~1 KB): it is counted, never matched. Only the first MAX_KEPT_MALFORMED broken lines are
+# kept (the rest counted), so a huge log of garbage does not end up in memory.
+MAX_LINE = 1 << 20
+MAX_KEPT_MALFORMED = 100
 # Lines MXNet prints that carry no number to import.
 _KNOWN_OTHER = re.compile(r"Epoch\[\d+\]\s*(?:Resetting Data Iterator|Saved checkpoint)")
 # fit.py's first line, 'start with arguments Namespace(...)': the epoch length is in its options.
@@ -75,7 +79,7 @@ _DIST_KVSTORE = re.compile(r"(?:^|, )kv_store='dist")
 _LOOKS_LIKE_MXNET = re.compile(r"(?:Epoch|Iter)\[\d*|Batch:\s|Speed:")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Record:
     """One number from one line.
 
@@ -99,7 +103,8 @@ class ParsedLog:
     records: list[Record] = field(default_factory=list)
     lines: int = 0
     ignored: int = 0  # lines that are not MXNet training lines (arguments, warnings, ...)
-    malformed: list[tuple[int, str]] = field(default_factory=list)  # (line number, text) of broken MXNet lines
+    malformed: list[tuple[int, str]] = field(default_factory=list)  # (line number, text) of the first broken lines
+    malformed_count: int = 0  # every broken MXNet line, kept in ``malformed`` or not
     arguments: list[tuple[int, dict[str, int], bool]] = field(default_factory=list)  # fit.py's options lines
 
 
@@ -126,7 +131,7 @@ def _metric_tag(prefix: str, name: str) -> str:
     name = name.strip()
     if name.startswith("Train-"):
         name = name[len("Train-") :]
-    return f"{prefix}/{name}"
+    return sys.intern(f"{prefix}/{name}")  # one string per tag, however many lines
 
 
 def parse_lines(lines: Iterable[str]) -> ParsedLog:
@@ -153,7 +158,9 @@ def parse_lines(lines: Iterable[str]) -> ParsedLog:
             found = None
         if found is None:
             if _LOOKS_LIKE_MXNET.search(line) and not _KNOWN_OTHER.search(line):
-                log.malformed.append((number, line))
+                log.malformed_count += 1
+                if len(log.malformed) < MAX_KEPT_MALFORMED:
+                    log.malformed.append((number, line[:1000]))
             else:
                 log.ignored += 1
             continue
@@ -196,29 +203,71 @@ def _size_from_arguments(log: ParsedLog) -> tuple[int | None, list[str]]:
             ]
         return size, []
     return None, []
+def _epoch_metric(line: str) -> tuple[re.Match[str], str, str] | None:
+    """The leftmost ``Epoch[e] Train-|Validation-<name>=<value>`` that ends the line, as the regex
+    ``...-([^=\\t]+?)=(\\S+)\\s*$`` finds it, in linear time (the regex rescans the line from every start).
+
+    From a start, the name runs to the next '='; the value from there must be the line's last token.
+    """
+    stripped = line.rstrip()
+    token = len(stripped)  # where the last token starts
+    while token and not stripped[token - 1].isspace():
+        token -= 1
+    next_equals = next_tab = -1
+    for match in _EPOCH_METRIC_START.finditer(stripped):
+        start = match.end()
+        if next_equals < start:
+            next_equals = stripped.find("=", start)
+            if next_equals < 0:
+                return None
+        if 0 <= next_tab < start:
+            next_tab = -1
+        if next_tab < 0:
+            next_tab = stripped.find("\t", start)
+            next_tab = len(stripped) if next_tab < 0 else next_tab
+        if start < next_equals < next_tab and next_equals + 1 >= token and next_equals + 1 < len(stripped):
+            return match, stripped[start:next_equals], stripped[next_equals + 1 :]
+    return None
+
+
+def _metrics(rest: str) -> list[tuple[str, str]]:
+    """``name=value`` pairs of a Speedometer line's tail, as ``re.findall(r"([^\\t=]+?)=(\\S+)")`` finds them,
+    in time linear in the line (that pattern backtracks quadratically on a long line without '=')."""
+    pairs, pos = [], 0
+    while (equals := rest.find("=", pos)) >= 0:
+        start = max(rest.rfind("\t", pos, equals) + 1, pos)
+        value = _VALUE.match(rest, equals + 1)
+        if start < equals and value:
+            pairs.append((rest[start:equals], value.group()))
+            pos = value.end()
+        else:
+            pos = equals + 1
+    return pairs
 
 
 def _parse_line(line: str, number: int) -> list[Record] | None:
+    if len(line) > MAX_LINE:
+        return None
     match = _SPEEDOMETER.search(line)
     if match:
         epoch, batch = int(match["epoch"]), int(match["batch"])
         records = [Record(BATCH, "train/samples_per_sec", float(match["speed"]), epoch, batch, number)]
-        for name, value in _METRIC.findall(match["rest"]):
+        for name, value in _metrics(match["rest"]):
             records.append(Record(BATCH, _metric_tag("train", name), float(value), epoch, batch, number))
         return records
-    match = _EPOCH_METRIC.search(line)
-    if match:
+    found = _epoch_metric(line)
+    if found:
+        match, name, value = found
         prefix = "train/epoch_" if match["kind"] == "Train" else "val/"
-        tag = prefix + match["name"].strip()
-        return [Record(EPOCH, tag, float(match["value"]), int(match["epoch"]), None, number)]
+        return [Record(EPOCH, sys.intern(prefix + name.strip()), float(value), int(match["epoch"]), None, number)]
     match = _TIME_COST.search(line)
     if match:
         return [Record(EPOCH, "train/epoch_time", float(match["value"]), int(match["epoch"]), None, number)]
     match = _MONITOR.search(line)
     if match:
         # Monitor prints a scalar statistic as 'value\t'; a non-scalar one as an array '[...]', not importable.
-        value = float(match["value"])
-        return [Record(MONITOR, f"monitor/{match['name']}", value, None, int(match["count"]), number)]
+        value = float(match["value"].strip())
+        return [Record(MONITOR, sys.intern(f"monitor/{match['name']}"), value, None, int(match["count"]), number)]
     return None
 
 

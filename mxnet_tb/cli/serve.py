@@ -11,6 +11,7 @@ import sys
 import textwrap
 from typing import Any
 
+from .._io.object_store import is_url
 from ._common import UsageError, default_logdir
 
 __all__ = ["add_parser", "run", "tensorboard_command"]
@@ -23,6 +24,7 @@ EXAMPLES = """\
 examples:
   mxnet-tb serve                      # ./runs (or $MXNET_TB_LOGDIR) on http://127.0.0.1:6006/
   mxnet-tb serve old_runs --port 8888
+  S3_ENDPOINT=http://127.0.0.1:8333 mxnet-tb serve s3://bucket/runs   # object storage (boto3 installed)
 """
 
 
@@ -52,7 +54,33 @@ def tensorboard_command(logdir: str, port: int) -> list[str]:
         >>> tensorboard_command("runs", 6006)[1:]
         ['-m', 'tensorboard.main', '--logdir', 'runs', '--host', '127.0.0.1', '--port', '6006']
     """
-    return [sys.executable, "-m", "tensorboard.main", "--logdir", logdir, "--host", HOST, "--port", str(port)]
+    command = [sys.executable, "-m", "tensorboard.main", "--logdir", logdir, "--host", HOST, "--port", str(port)]
+    if is_url(logdir):  # TensorBoard's Rust data server reads no s3://: its Python loader does
+        command.append("--load_fast=false")
+    return command
+
+
+def tensorboard_env(logdir: str) -> dict[str, str]:
+    """The environment TensorBoard needs to read ``logdir``: its S3 reader takes the endpoint from S3_ENDPOINT.
+
+    Example::
+
+        >>> tensorboard_env("runs") == dict(os.environ)
+        True
+    """
+    env = dict(os.environ)
+    if is_url(logdir) and not env.get("S3_ENDPOINT") and env.get("AWS_ENDPOINT_URL"):
+        env["S3_ENDPOINT"] = env["AWS_ENDPOINT_URL"]
+    return env
+
+
+def _die_with_parent() -> None:
+    """In the TensorBoard child, before exec: ask Linux to SIGTERM it when this process dies, even by SIGKILL."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
 def _stop(process: subprocess.Popen[Any]) -> None:
@@ -67,11 +95,13 @@ def _stop(process: subprocess.Popen[Any]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     logdir = args.logdir or default_logdir()
-    if not os.path.isdir(logdir):
+    if not is_url(logdir) and not os.path.isdir(logdir):
         raise UsageError(f"no such log directory: {logdir!r}")
     if not 0 < args.port < 65536:
         raise UsageError(f"--port must be between 1 and 65535; got {args.port}")
-    process = subprocess.Popen(tensorboard_command(logdir, args.port))
+    process = subprocess.Popen(
+        tensorboard_command(logdir, args.port), env=tensorboard_env(logdir), preexec_fn=_die_with_parent
+    )
     print(f"TensorBoard for {logdir} at http://{HOST}:{args.port}/ (Ctrl-C to stop)", flush=True)
 
     def _terminate(signum: int, frame: Any) -> None:

@@ -31,7 +31,11 @@ MAX_SAMPLE_RATE = 2**32 - 1  # the WAV header's field
 
 
 def to_pcm16(audio: np.ndarray, *, name: str = "audio") -> np.ndarray:
-    """``audio`` as int16 ``(frames, channels)``; TypeError/ValueError on a bad dtype, shape or value."""
+    """``audio`` as int16 ``(frames, channels)``; TypeError/ValueError on a bad dtype, shape or value.
+
+    Dtype, shape and size are checked before anything the size of the clip is allocated.
+    """
+    _check_shape(audio, name)
     if audio.dtype.kind == "f":
         if not np.all(np.isfinite(audio)):
             bad = int(np.count_nonzero(~np.isfinite(audio)))
@@ -45,11 +49,17 @@ def to_pcm16(audio: np.ndarray, *, name: str = "audio") -> np.ndarray:
         raise TypeError(
             f"{name} must be float16/32/64 in [-1, 1] or int16 PCM; got dtype {audio.dtype} (shape {audio.shape})"
         )
-    if pcm.ndim == 1:
-        pcm = pcm[:, np.newaxis]
-    if pcm.ndim != 2:
+    return pcm[:, np.newaxis] if pcm.ndim == 1 else pcm
+
+
+def _check_shape(audio: np.ndarray, name: str) -> None:
+    if audio.dtype.kind != "f" and audio.dtype != np.int16:
+        raise TypeError(
+            f"{name} must be float16/32/64 in [-1, 1] or int16 PCM; got dtype {audio.dtype} (shape {audio.shape})"
+        )
+    if audio.ndim not in (1, 2):
         raise ValueError(f"{name} must be (frames,) or (frames, channels); got shape {audio.shape}")
-    frames, channels = pcm.shape
+    frames, channels = (audio.shape[0], 1) if audio.ndim == 1 else audio.shape
     if frames == 0 or channels == 0:
         raise ValueError(f"{name} is empty: shape {audio.shape}")
     if channels > MAX_CHANNELS:
@@ -57,9 +67,8 @@ def to_pcm16(audio: np.ndarray, *, name: str = "audio") -> np.ndarray:
             f"{name} of shape {audio.shape} would have {channels} channels; expected (frames, channels) with at "
             f"most {MAX_CHANNELS} channels (transpose a (channels, frames) array)"
         )
-    if pcm.nbytes > 2**32 - 64:
+    if frames * channels * 2 > 2**32 - 64:
         raise ValueError(f"{name} is too long for a WAV file: {frames:,} frames x {channels} channels")
-    return pcm
 
 
 def check_sample_rate(sample_rate: Any, *, name: str = "sample_rate") -> int:

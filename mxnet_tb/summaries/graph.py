@@ -44,6 +44,8 @@ from typing import Any, Union
 
 from tensorboard.compat.proto import attr_value_pb2, graph_pb2, node_def_pb2
 
+from ..errors import mxnet_reason
+
 __all__ = [
     "AUX_STATE_OP",
     "INPUT_OP",
@@ -144,8 +146,7 @@ def _flatten(value: Any) -> Iterable[Any]:
 
 
 def _first_line(exc: BaseException) -> str:
-    lines = [line for line in str(exc).splitlines() if line.strip()]
-    return lines[0] if lines else type(exc).__name__
+    return mxnet_reason(exc)  # MXNet's own reason, not the "Traceback (most recent call last):" it starts with
 
 
 # -- input: shapes --------------------------------------------------------------------------------------------
@@ -235,21 +236,43 @@ def _cuts(name: str) -> list[int]:
     return [i for i in range(1, len(name) - 1) if name[i] == "_" and name[i - 1] != "_" and not name[i + 1].isdigit()]
 
 
+_HASH_MOD = (1 << 61) - 1
+
+
+def _prefix_keys(layer: str, points: list[int]) -> list[tuple[int, int, int]]:
+    """A key per cut point naming the prefix ``layer[:i]`` without building it: its length and two rolling
+    hashes (a collision needs two 61-bit hashes to agree at once). Linear in ``layer``; slicing every prefix
+    would be quadratic (a 150k-character name has ~75k cuts)."""
+    keys, first, second, wanted = [], 0, 0, iter(points)
+    cut = next(wanted, -1)
+    for index, char in enumerate(layer):
+        if index == cut:
+            keys.append((index, first, second))
+            cut = next(wanted, -1)
+        code = ord(char)
+        first = (first * 1_000_003 + code) % _HASH_MOD
+        second = (second * 911_382_323 + code + 7) % _HASH_MOD
+    return keys
+
+
 def _fold(layers: Iterable[str]) -> dict[str, str]:
     """``{layer: name with scopes}``: a prefix shared by two or more layers becomes a scope (``_`` -> ``/``)."""
     distinct = set(layers)
     cuts = {layer: _cuts(layer) for layer in distinct}
-    count: dict[str, int] = {}
-    for layer, points in cuts.items():
-        for i in points:
-            prefix = layer[:i]
-            count[prefix] = count.get(prefix, 0) + 1
+    keys = {layer: _prefix_keys(layer, points) for layer, points in cuts.items()}
+    count: dict[tuple[int, int, int], int] = {}
+    for layer_keys in keys.values():
+        for key in layer_keys:
+            count[key] = count.get(key, 0) + 1
     folded = {}
     for layer, points in cuts.items():
+        shared = [i for i, key in zip(points, keys[layer]) if count[key] >= 2]
+        if not shared:
+            folded[layer] = layer
+            continue
         chars = list(layer)
-        for i in points:
-            if count[layer[:i]] >= 2:
-                chars[i] = "/"
+        for i in shared:
+            chars[i] = "/"
         folded[layer] = "".join(chars)
     return folded
 
@@ -290,12 +313,14 @@ def _node_names(nodes: list[dict[str, Any]], aux: set[str], inputs: set[str]) ->
         names.append(scope if scope is not None else name)
         var_ops.append(AUX_STATE_OP if is_aux else PARAMETER_OP if scope is not None else INPUT_OP)
     used: set[str] = set()
+    next_suffix: dict[str, int] = {}  # per repeated name, the suffix to try next: linear in the repeats
     for i, name in enumerate(names):
         name = _clean(name)
         if name in used:  # MXNet allows repeated names; TensorBoard needs them unique
-            k = 1
+            k = next_suffix.get(name, 1)
             while f"{name}_{k}" in used:
                 k += 1
+            next_suffix[name] = k + 1
             name = f"{name}_{k}"
         used.add(name)
         names[i] = name

@@ -169,7 +169,7 @@ def _tf_buckets(limits: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.
 def _flat_values(values: np.ndarray, tag: str) -> np.ndarray:
     if values.size == 0:
         raise ValueError(f"histogram values for tag {tag!r} are empty (shape {values.shape})")
-    flat = values.reshape(-1)
+    flat = values.ravel(order="K")  # memory order: a view of a transposed array too, never a whole copy of it
     if flat.dtype == np.bool_:
         flat = flat.view(np.uint8)
     return flat

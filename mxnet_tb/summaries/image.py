@@ -216,7 +216,10 @@ def _check_options(
 ) -> tuple[tuple[float, float] | None, float]:
     """Every grid and normalisation option checked; returns the norm range and the pad value as a float."""
     _check_grid_options(nrow, padding, square_image, name)
-    return _check_norm_options(normalize, norm_range, scale_each, name), to_float(pad_value, name="pad_value")
+    fill = to_float(pad_value, name=f"pad_value for {name}")
+    if not math.isfinite(fill):
+        raise ValueError(f"pad_value for {name} must be a finite number; got {pad_value!r}")
+    return _check_norm_options(normalize, norm_range, scale_each, name), fill
 
 
 def _check_grid_options(nrow: Any, padding: Any, square_image: Any, name: str) -> None:
@@ -310,6 +313,8 @@ def image_to_hwc(
 
     Everything is validated (dtype, layout, options, finite values, size) before any pixel is converted.
     """
+    import PIL.Image  # noqa: F401 - imported here, in the caller's thread, never first on an encoder thread:
+    # a fork while an encoder thread held the import lock would leave the child unable to encode its first image
     _check_dtype(array, name)
     batch, is_batch = to_nchw(array, dataformats, name=name)
     range_, fill = _check_options(nrow, padding, square_image, normalize, norm_range, scale_each, pad_value, name)

@@ -25,9 +25,18 @@ __all__ = ["check_num_thresholds", "pr_curve_raw_value", "pr_curve_value"]
 MIN_COUNT = 1e-7  # TensorBoard's floor for the denominators of precision and recall
 
 
+MAX_THRESHOLDS = 100_000  # a [6, N] float32 tensor in every event: 2.4 MB; TensorBoard's default is 127
+
+
 def check_num_thresholds(num_thresholds: Any, *, tag: str) -> int:
+    """``num_thresholds`` as an int from 2 to ``MAX_THRESHOLDS``, checked before anything of that size exists."""
     if isinstance(num_thresholds, bool) or not isinstance(num_thresholds, (int, np.integer)) or num_thresholds < 2:
         raise ValueError(f"num_thresholds for tag {tag!r} must be an int >= 2; got {num_thresholds!r:.80}")
+    if num_thresholds > MAX_THRESHOLDS:
+        raise ValueError(
+            f"num_thresholds for tag {tag!r} must be at most {MAX_THRESHOLDS:,} (each event holds 6 x "
+            f"num_thresholds floats); got {num_thresholds:,}"
+        )
     return int(num_thresholds)
 
 
