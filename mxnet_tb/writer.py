@@ -171,6 +171,31 @@ class SummaryWriter:
         if errors:
             raise errors[0]
 
+    def purge_from(self, step: int) -> int:
+        """``purge_step`` for a writer that exists already: hide every event at steps >= ``step`` (a resumed run).
+
+        The runs this writer has open are purged now (each event file written so far is flushed, then
+        rewritten without those events, and ``SessionLog.START`` at ``step`` follows), sub-runs as it first
+        writes to them. Returns how many events were removed now.
+
+        Example::
+
+            >>> sw.purge_from(1200)   # doctest: +SKIP
+            0
+        """
+        step = to_step(step, name="step")
+        root = self._root
+        with root._lock:
+            if root._closed:
+                raise WriterClosedError("Cannot purge a SummaryWriter once it has been closed")
+            root._purge_step = step
+            runs = list(root._runs.items())
+        removed = 0
+        for run, writer in runs:
+            writer.flush()
+            removed += self._purge(os.path.join(root._logdir, run), writer, step)
+        return removed
+
     def run(self, name: str) -> SummaryWriter:
         """A writer for the sub-run ``<logdir>/<name>``, sharing this writer's thread, files, options and lifetime.
 
@@ -795,16 +820,21 @@ class SummaryWriter:
         if writer is None:
             directory = os.path.join(self._root._logdir, run)
             writer = EventFileWriter(directory, **self._options)
-            if self._purge_step is not None:  # a resumed run: hide what the crashed one logged from here on
-                removed = purge_run(directory, self._purge_step)
-                start = frame(session_start_event(self._purge_step, time.time()))
-                writer.write(start)
-                writer.write(start)  # TensorBoard's Python loader purges on the second START it sees
-                _log.info("mxnet_tb: purged %d events at steps >= %d from %s", removed, self._purge_step, directory)
+            if self._root._purge_step is not None:  # a resumed run: hide what the crashed one logged from here on
+                self._purge(directory, writer, self._root._purge_step)
             self._runs[run] = writer
             if self._verbose:
                 _log.info("mxnet_tb: new run %s", writer.logdir)
         return writer
+
+    @staticmethod
+    def _purge(directory: str, writer: EventFileWriter, step: int) -> int:
+        removed = purge_run(directory, step)
+        start = frame(session_start_event(step, time.time()))
+        writer.write(start)
+        writer.write(start)  # TensorBoard's Python loader purges on the second START it sees
+        _log.info("mxnet_tb: purged %d events at steps >= %d from %s", removed, step, directory)
+        return removed
 
     def _step(self, run: str, tag: str, global_step: Any) -> int:
         """The step to log at; warns once per tag when steps go backwards. Caller holds the lock.

@@ -18,6 +18,7 @@ from .._training.clock import StepClock, calling_module, clock_of
 from .._training.default import default_writer, resolve_writer
 from .._training.distributed import logs_here
 from .._training.hooks import executor_group, hooks_of
+from .._training.resume import start_clock_in_fit
 from .._training.stats import check_stats, device_histogram, device_stats, host_stats
 from .._values.convert import to_count
 from .._values.names import clean_tag
@@ -115,6 +116,7 @@ class TensorMonitor(mx.monitor.Monitor):
         if exe is group[0]:
             token = (id(group[0]), hooks_of(group[0]).train_batches)
             assert self._clock is not None
+            start_clock_in_fit(self._clock, self.writer)  # a resumed fit continues the earlier run's steps
             self._step = self._clock.batch_started(token)
             self._active = self._batches % self.interval == 0
             self._batches += 1
