@@ -33,7 +33,7 @@ from .errors import (
 from .summaries.image import make_image_grid
 from .writer import SummaryWriter
 
-_MONITORS = ("ActivationMonitor", "GradMonitor", "WeightMonitor")
+_MONITORS = ("ActivationMonitor", "GradMonitor", "Monitor", "MonitorGroup", "WeightMonitor")
 
 __all__ = [
     "ActivationMonitor",
@@ -41,6 +41,8 @@ __all__ = [
     "EventWriteError",
     "EventWriteWarning",
     "GradMonitor",
+    "Monitor",
+    "MonitorGroup",
     "NonFiniteError",
     "RankUnknownError",
     "StepOrderWarning",
