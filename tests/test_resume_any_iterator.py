@@ -8,10 +8,13 @@ import os
 import subprocess
 import sys
 
+import mxnet as mx
 import pytest
 
+import mxnet_tb as tb
 from mxnet_tb._training.resume import LEDGER_NAME, EpochLedger
 
+from . import mxnet_models as models
 from .readback import scalars
 from .tb_server import tensorboard_server
 
@@ -113,3 +116,44 @@ def test_the_ledger_skips_a_torn_last_line_and_retires_epochs_after_a_resume(tmp
     assert ledger.ends() == {0: 9}
     ledger.append({"epoch": 1, "end_step": 21})  # the next run's line starts a line of its own
     assert ledger.ends() == {0: 9, 1: 21}
+
+
+class _SizelessIter(mx.io.DataIter):
+    """NDArrayIter's batches behind a DataIter that tells no size, like most user iterators."""
+
+    def __init__(self):
+        images, labels = models.digits_like()
+        self._inner = mx.io.NDArrayIter(images, labels, batch_size=models.BATCH)
+        super().__init__(models.BATCH)
+        self.provide_data, self.provide_label = self._inner.provide_data, self._inner.provide_label
+
+    def reset(self):
+        self._inner.reset()
+
+    def next(self):
+        return self._inner.next()
+
+
+def test_a_resume_in_layout_runs_purges_the_train_and_val_runs_too(tmp_path):
+    logdir = str(tmp_path / "exp")
+    for begin_epoch, lr in ((0, RUN1_LR), (2, RUN2_LR)):  # a second writer and module: as a new process would
+        sw = tb.SummaryWriter(logdir)
+        callbacks = {"batch_end_callback": tb.scalars(writer=sw, layout="runs"),
+                     "eval_end_callback": tb.validation(writer=sw, layout="runs")}  # fmt: skip
+        val = mx.io.NDArrayIter(*models.digits_like(32, seed=1), batch_size=models.BATCH)
+        models.fit(models.module(), _SizelessIter(), val, num_epoch=4, begin_epoch=begin_epoch,
+                   optimizer_params={"learning_rate": lr}, **callbacks)  # fmt: skip
+        sw.close()
+    train = [(s, round(v, 6)) for s, v in scalars(os.path.join(logdir, "train"), "lr")]
+    assert train == _expected(2 * BATCHES, 4 * BATCHES)
+    assert [s for s, _ in scalars(os.path.join(logdir, "val"), "accuracy")] == [5, 11, 17, 23]
+
+
+def test_a_resumed_last_epoch_is_recorded_again_even_when_it_ends_at_the_same_step(tmp_path):
+    logdir = str(tmp_path / "exp")
+    for begin_epoch in (0, 3):  # the second run redoes epoch 3 exactly: same epoch, same last step
+        with tb.SummaryWriter(logdir) as sw:
+            models.fit(models.module(), _SizelessIter(), num_epoch=4, begin_epoch=begin_epoch,
+                       batch_end_callback=tb.scalars(writer=sw))  # fmt: skip
+    assert EpochLedger(logdir).ends() == {0: 5, 1: 11, 2: 17, 3: 23}
+    assert [s for s, _ in scalars(logdir, "train/accuracy")] == list(range(4 * BATCHES))

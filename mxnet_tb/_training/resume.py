@@ -28,6 +28,7 @@ import logging
 import os
 import sys
 import threading
+import weakref
 from typing import Any
 
 from .clock import StepClock
@@ -39,7 +40,8 @@ LEDGER_NAME = "mxnet_tb-epochs.jsonl"
 
 _log = logging.getLogger("mxnet_tb")
 _lock = threading.Lock()
-_recorded: dict[str, tuple[int, int]] = {}  # ledger path -> (epoch, step) this process recorded last
+# clock -> (ledger path, epoch, step) it recorded last: tb.scalars and tb.params both see an epoch end
+_recorded: weakref.WeakKeyDictionary[StepClock, tuple[str, int, int]] = weakref.WeakKeyDictionary()
 _warned = {"unknown": False, "unwritable": False}
 
 
@@ -170,10 +172,11 @@ def epoch_ended(clock: StepClock, writer: Any, epoch: int) -> None:
     if not clock.ticked:
         return
     ledger = EpochLedger(writer.get_logdir())
+    record = (ledger.path, int(epoch), clock.step)
     with _lock:
-        if _recorded.get(ledger.path) == (epoch, clock.step):
+        if _recorded.get(clock) == record:
             return
-        _recorded[ledger.path] = (epoch, clock.step)
+        _recorded[clock] = record
     writer.flush()  # the epoch's events reach the disk before the checkpoint that follows
     ledger.append({"epoch": int(epoch), "end_step": clock.step})
 
