@@ -157,3 +157,25 @@ def test_a_resumed_last_epoch_is_recorded_again_even_when_it_ends_at_the_same_st
                        batch_end_callback=tb.scalars(writer=sw))  # fmt: skip
     assert EpochLedger(logdir).ends() == {0: 5, 1: 11, 2: 17, 3: 23}
     assert [s for s, _ in scalars(logdir, "train/accuracy")] == list(range(4 * BATCHES))
+
+
+def test_tb_init_checks_the_resume_options_before_changing_anything(tmp_path):
+    writer = tb.init(str(tmp_path / "kept"))
+    with pytest.raises(ValueError, match="batches_per_epoch"):
+        tb.init(str(tmp_path / "other"), batches_per_epoch=0)
+    with pytest.raises(ValueError, match="initial_step"):
+        tb.init(str(tmp_path / "other"), initial_step=-1)
+    assert tb.default_writer() is writer and not os.path.exists(tmp_path / "other")
+    writer.close()
+
+
+def test_initial_step_sets_the_first_step_outright(tmp_path):
+    logdir = str(tmp_path / "exp")
+    tb.init(logdir, initial_step=100)
+    try:
+        models.fit(models.module(), _SizelessIter(), num_epoch=1, batch_end_callback=tb.scalars())
+    finally:
+        tb.default_writer().close()
+        tb.init(str(tmp_path / "after"))  # later tests get no initial_step
+        tb.default_writer().close()
+    assert [s for s, _ in scalars(logdir, "train/accuracy")] == list(range(100, 100 + BATCHES))
