@@ -77,7 +77,8 @@ def main():
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
 
-    tb.init(args.logdir, flush_secs=1, batches_per_epoch=args.batches_per_epoch)
+    told = {"batches_per_epoch": args.batches_per_epoch} if args.batches_per_epoch else {}
+    tb.init(args.logdir, flush_secs=1, **told)
     train = get_iterator(args.iter)
     symbol = models.cnn_symbol()
     if args.load_epoch:  # fit.py's _load_model
