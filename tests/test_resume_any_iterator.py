@@ -76,6 +76,9 @@ def test_a_killed_run_and_two_resumes_keep_one_axis(tmp_path):
     _fit(tmp_path, "--num-epochs", "5", "--load-epoch", "3", "--lr", "0.025")
     expected = [(s, RUN1_LR if s < 12 else RUN2_LR if s < 18 else 0.025) for s in range(5 * BATCHES)]
     assert _lr(logdir) == expected
+    with tensorboard_server(tmp_path / "runs", load_fast=True) as server:  # the Rust data server reads the files
+        lr = server.wait_for("/data/plugin/scalars/scalars", lambda p: len(p) >= 30, run="exp", tag="train/lr")
+        assert [(step, round(value, 6)) for _, step, value in lr] == expected
     with open(os.path.join(logdir, LEDGER_NAME)) as handle:
         lines = [json.loads(line) for line in handle]
     assert {"resume": 3, "step": 18} in lines
