@@ -40,7 +40,7 @@ from .profiling import profile
 from .summaries.image import make_image_grid
 from .writer import SummaryWriter
 
-_MONITORS = ("ActivationMonitor", "GradMonitor", "WeightMonitor")
+_MONITORS = ("ActivationMonitor", "GradMonitor", "Monitor", "MonitorGroup", "WeightMonitor")
 
 __all__ = [
     "ActivationMonitor",
@@ -49,6 +49,8 @@ __all__ = [
     "EventWriteError",
     "EventWriteWarning",
     "GradMonitor",
+    "Monitor",
+    "MonitorGroup",
     "NonFiniteError",
     "ProfilerUnavailableError",
     "RankUnknownError",

@@ -25,8 +25,17 @@ from typing import Any
 from ._training.clock import StepClock, clock_of
 from ._training.default import default_writer, resolve_writer
 from ._training.distributed import logs_here, updates_on_servers
-from ._training.mxnet_adapter import batch_of, bound_batch_size, calling_module, module_of, optimizer_of, train_data_of
+from ._training.mxnet_adapter import (
+    batch_of,
+    bound_batch_size,
+    calling_module,
+    ends_an_epoch,
+    module_of,
+    optimizer_of,
+    train_data_of,
+)
 from ._training.parameters import log_parameters
+from ._training.resume import epoch_ended, start_clock
 from ._training.stats import check_stats
 from ._values.convert import to_count, to_numpy
 from ._values.names import series_prefix
@@ -135,16 +144,6 @@ class _LearningRate:
         return float(self._scheduler(step + 1))
 
 
-def _resume_offset(param: Any) -> int | None:
-    """Batches before ``param.epoch`` in a resumed ``fit(begin_epoch=N)``, if the train iterator tells."""
-    data = train_data_of(param)
-    num, size = getattr(data, "num_data", None), getattr(data, "batch_size", None)
-    if not num or not size:
-        return None
-    per_epoch = -(-num // size) if getattr(data, "last_batch_handle", "pad") == "pad" else num // size
-    return param.epoch * per_epoch
-
-
 def scalars(
     frequent: int = 1,
     prefix: str = "train",
@@ -181,11 +180,13 @@ def scalars(
         if not logs_here(module):  # a distributed worker that does not log (rank0 mode)
             return
         clock = clock_of(module) if module is not None else own_clock
-        if not clock.ticked and param.epoch > 0:
-            offset = _resume_offset(param)
-            if offset is not None:
-                clock.rebase(offset + param.nbatch - 1)
+        start_clock(clock, series.writer, param.epoch, param.nbatch, train_data_of(param))
         step = clock.batch_ended(param)
+        _log_batch(param, module, step)
+        if ends_an_epoch(param):  # fit's last batch of the epoch: the log directory records it
+            epoch_ended(clock, series.writer, param.epoch)
+
+    def _log_batch(param: Any, module: Any, step: int) -> None:
         now = time.perf_counter()
         if param.nbatch == 0:  # time between epochs (evaluation, checkpoints) is not training speed
             timing["since"], timing["samples"] = None, 0
@@ -270,13 +271,15 @@ def params(
     state = {"graph_done": False}
 
     def _callback(epoch: int, symbol: Any, arg_params: dict[str, Any], aux_params: dict[str, Any]) -> None:
-        if (epoch + 1) % every:
-            return
         module = calling_module()
         if not logs_here(module):
             return
         sw = writer or default_writer()
         clock = clock_of(module)
+        if module is not None:
+            epoch_ended(clock, sw, epoch)
+        if (epoch + 1) % every:
+            return
         step = clock.step if clock.ticked else epoch
         if not state["graph_done"] and symbol is not None:
             shapes = _input_shapes(module)

@@ -33,6 +33,7 @@ from typing import Any
 
 from ._training.default import default_writer, resolve_writer
 from ._training.distributed import logs_here
+from ._training.mxnet_adapter import module_of
 from ._values.convert import to_count
 from ._values.names import run_dir
 from .errors import EventWriteWarning, warn_user
@@ -129,7 +130,7 @@ class _ProfileCallback:
     def __call__(self, param: Any) -> None:
         if self.session is not None or self.calls >= self.start + self.batches:
             return  # done: training goes on unprofiled
-        module = (param.locals or {}).get("self") if param is not None else None
+        module = module_of(param) if param is not None else None
         if not logs_here(module):
             return
         self.calls += 1
@@ -154,7 +155,7 @@ class _ProfileCallback:
         self._profiler = None
         symbol = getattr(module, "symbol", None)
         if symbol is None:
-            raise TypeError("tb.profile needs the Module training the network (param.locals['self'])")
+            raise TypeError("tb.profile needs the Module training the network (fit's batch_end_callback)")
         writer = self._writer or default_writer()
         graph = graph_def(symbol, _input_shapes(module))
         calls = executor_calls(module)

@@ -155,6 +155,23 @@ class SummaryWriter(WriterCore):
             self._shared.closed = True
         self._shared.sink.close()
 
+    def purge_from(self, step: int) -> int:
+        """``purge_step`` for a writer that exists already: hide every event at steps >= ``step`` (a resumed run).
+
+        The runs this writer has open are purged now (each event file written so far is flushed, then
+        rewritten without those events, and ``SessionLog.START`` at ``step`` follows), sub-runs as it first
+        writes to them. Returns how many events were removed now.
+
+        Example::
+
+            >>> sw.purge_from(1200)   # doctest: +SKIP
+            0
+        """
+        step = to_step(step, name="step")
+        with self._shared.lock:
+            self._check_open()
+        return self._shared.sink.purge_from(step)
+
     def run(self, name: str) -> SummaryWriter:
         """A writer for the sub-run ``<logdir>/<name>``, sharing this writer's thread, files, options and lifetime.
 

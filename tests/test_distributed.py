@@ -22,6 +22,7 @@ import mxnet_tb as tb
 from mxnet_tb._training import default as _default
 from mxnet_tb._training import distributed as _distributed
 from mxnet_tb._training.hooks import ExecutorHooks
+from mxnet_tb._training.resume import LEDGER_NAME
 
 from . import mxnet_models as models
 from .readback import MODEL_CARD_TAGS, accumulate, event_files, load_events, scalars
@@ -202,7 +203,8 @@ def test_per_worker_job_logs_one_run_per_worker_with_its_own_gradients(tmp_path,
 def test_rank0_job_logs_one_run_with_the_summed_gradients(tmp_path, root_port):
     job = _run_job(tmp_path, root_port, {"MXNET_TB_DIST_MODE": "rank0", "MXNET_UPDATE_ON_KVSTORE": "0"})
     assert _runs(job.logs) == {"."}
-    assert os.listdir(job.logs) == [os.path.basename(f) for f in event_files(job.logs)]  # no worker-<rank>/
+    listed = sorted(os.listdir(job.logs))
+    assert listed == sorted([LEDGER_NAME, *(os.path.basename(f) for f in event_files(job.logs))])  # no worker-<rank>/
     rank0, rank1 = job.records[0], job.records[1]
     assert (rank0["update_on_kvstore"], rank1["update_on_kvstore"]) == (False, False)
     (events,) = event_files(job.logs)

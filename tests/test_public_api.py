@@ -24,6 +24,8 @@ EXPECTED = {
     "GradMonitor",
     "WeightMonitor",
     "ActivationMonitor",
+    "Monitor",
+    "MonitorGroup",
     "NonFiniteError",
     # zero-edit instrumentation of Module.fit (mxnet-tb run)
     "autolog",
@@ -51,7 +53,8 @@ def test_every_public_callable_has_a_docstring_and_type_hints():
     factories = (mxnet_tb.init, mxnet_tb.default_writer, mxnet_tb.scalars, mxnet_tb.validation, mxnet_tb.params)
     for factory in (*factories, mxnet_tb.autolog):
         assert "return" in factory.__annotations__, factory
-    for monitor in (mxnet_tb.GradMonitor, mxnet_tb.WeightMonitor, mxnet_tb.ActivationMonitor):
+    monitors = (mxnet_tb.GradMonitor, mxnet_tb.WeightMonitor, mxnet_tb.ActivationMonitor, mxnet_tb.Monitor)
+    for monitor in (*monitors, mxnet_tb.MonitorGroup):
         assert "return" in monitor.__init__.__annotations__, monitor
 
 

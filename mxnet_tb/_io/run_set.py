@@ -97,21 +97,38 @@ class RunSet(Sink):
             **self._options,
         )
         if self._purge_step is not None:  # a resumed run: hide what the crashed one logged from here on
-            try:
-                if isinstance(self._storage, ObjectStorage):
-                    removed = purge_objects(self._storage, directory, self._purge_step)
-                else:
-                    removed = purge_run(directory, self._purge_step)
-            except OSError as exc:
-                writer.lost(exc, 0, f"could not remove the events at steps >= {self._purge_step}")
-            else:
-                _log.info("mxnet_tb: purged %d events at steps >= %d from %s", removed, self._purge_step, directory)
-            start = frame(session_start_event(self._purge_step, time.time()))
-            writer.write(start)
-            writer.write(start)  # TensorBoard's Python loader purges on the second START it sees
+            self._purge(directory, writer, self._purge_step)
         if self._verbose:
             _log.info("mxnet_tb: new run %s", writer.logdir)
         return writer
+
+    def _purge(self, directory: str, writer: EventFileWriter, step: int) -> int:
+        """Remove ``directory``'s events at steps >= ``step`` and start ``writer`` with SessionLog.START there."""
+        removed = 0
+        try:
+            if isinstance(self._storage, ObjectStorage):
+                removed = purge_objects(self._storage, directory, step)
+            else:
+                removed = purge_run(directory, step)
+        except OSError as exc:
+            writer.lost(exc, 0, f"could not remove the events at steps >= {step}")
+        else:
+            _log.info("mxnet_tb: purged %d events at steps >= %d from %s", removed, step, directory)
+        start = frame(session_start_event(step, time.time()))
+        writer.write(start)
+        writer.write(start)  # TensorBoard's Python loader purges on the second START it sees
+        return removed
+
+    def purge_from(self, step: int) -> int:
+        """``purge_step`` decided late (a resumed ``fit``): runs written so far are flushed and purged now."""
+        with self._lock:
+            self._purge_step = step
+            writers = list(self.writers.items())
+        removed = 0
+        for run, writer in writers:
+            writer.flush()
+            removed += self._purge(os.path.join(self._logdir, run) if run else self._logdir, writer, step)
+        return removed
 
     def write(self, run: str, event: bytes) -> None:
         writer = self.writers.get(run) or self.writer(run)

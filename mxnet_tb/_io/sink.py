@@ -36,6 +36,10 @@ class Sink:
         """The projector files of (``tag``, ``step``) in ``run``."""
         raise NotImplementedError
 
+    def purge_from(self, step: int) -> int:
+        """Hide every event at steps >= ``step`` in the runs written so far, and in runs made from now on."""
+        raise NotImplementedError
+
     def flush(self) -> None:
         raise NotImplementedError
 
@@ -58,6 +62,9 @@ class NullSink(Sink):
 
     def write_embedding(self, run: str, tag: str, step: int, files: dict[str, bytes], info: Any) -> None:
         pass
+
+    def purge_from(self, step: int) -> int:
+        return 0
 
     def flush(self) -> None:
         pass

@@ -31,6 +31,7 @@ class StepClock:
         self._open = False  # a monitor started the current batch and no callback has ended it yet
         self._last_param: Any = None
         self._last_token: Any = None
+        self.resume_checked = False  # resume.py chose the first step (a resumed fit continues the earlier run's)
 
     @property
     def ticked(self) -> bool:

@@ -18,17 +18,19 @@ from typing import Any
 
 from .._io.file_names import host_name
 from .._io.forks import renew_function_at_fork
+from .._values.convert import to_count, to_step
 from ..writer import SummaryWriter, null_writer
 from . import distributed as _distributed
 from .mxnet_adapter import calling_module
 
-__all__ = ["LOGDIR_ENV", "default_writer", "init", "resolve_writer"]
+__all__ = ["LOGDIR_ENV", "default_writer", "init", "resolve_writer", "resume_option"]
 
 LOGDIR_ENV = "MXNET_TB_LOGDIR"
 
 _lock = threading.Lock()
 _writer: SummaryWriter | None = None
 _settings: tuple[str, dict[str, Any]] | None = None  # tb.init's log directory and writer options
+_resume_options: dict[str, int | None] = {}  # tb.init's batches_per_epoch and initial_step
 _WRITER_ARGUMENTS = inspect.signature(SummaryWriter)
 
 
@@ -45,6 +47,8 @@ def init(
     *,
     dist_mode: str | None = None,
     kvstore: Any = None,
+    batches_per_epoch: int | None = None,
+    initial_step: int | None = None,
     **writer_kwargs: Any,
 ) -> SummaryWriter | None:
     """Create (or replace) the default writer and return it.
@@ -64,7 +68,11 @@ def init(
         >>> tb.init(logdir="runs/exp1")                                # doctest: +SKIP
         >>> tb.init(logdir="/shared/runs/exp1", dist_mode="rank0")     # doctest: +SKIP
     """
-    global _writer, _settings
+    global _writer, _settings, _resume_options
+    resume_options = {
+        "batches_per_epoch": _optional(to_count, batches_per_epoch, "batches_per_epoch"),
+        "initial_step": _optional(to_step, initial_step, "initial_step"),
+    }
     _distributed.set_mode(dist_mode)
     if kvstore is not None:
         _check_store(kvstore)
@@ -74,9 +82,19 @@ def init(
     writer = _create(*settings) if _distributed.rank_known() else None
     with _lock:
         previous, _writer, _settings = _writer, writer, settings
+        _resume_options = resume_options
     if previous is not None:
         previous.close()
     return writer
+
+
+def _optional(check: Any, value: Any, name: str) -> int | None:
+    return None if value is None else check(value, name=name)
+
+
+def resume_option(name: str) -> int | None:
+    """``tb.init``'s ``batches_per_epoch`` or ``initial_step`` (None when not given)."""
+    return _resume_options.get(name)
 
 
 def default_writer() -> SummaryWriter:

@@ -119,6 +119,28 @@ def train_data_of(param: Any) -> Any:
     return (getattr(param, "locals", None) or {}).get("train_data")
 
 
+def fit_locals(max_depth: int = 40) -> dict[str, Any] | None:
+    """The local variables of the innermost ``BaseModule.fit`` on the call stack (``epoch``, ``nbatch``,
+    ``train_data``), or None. A monitor's hook learns there which epoch the batch belongs to."""
+    mx = sys.modules.get("mxnet")
+    if mx is None:
+        return None
+    code = mx.module.BaseModule.fit.__code__
+    frame = sys._getframe(1)
+    for _ in range(max_depth):
+        if frame is None:
+            return None
+        if frame.f_code is code:
+            return frame.f_locals
+        frame = frame.f_back
+    return None
+
+
+def ends_an_epoch(param: Any) -> bool:
+    """Whether a ``BatchEndParam`` from ``fit`` is its epoch's last batch (``fit``'s ``end_of_batch`` local)."""
+    return bool((getattr(param, "locals", None) or {}).get("end_of_batch"))
+
+
 # -- what a module trains with ---------------------------------------------------------------------------
 
 

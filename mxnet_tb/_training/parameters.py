@@ -23,19 +23,42 @@ from .stats import host_stats
 __all__ = ["first_layer_convolutions", "log_parameters"]
 
 
+# Operators that compute features: a convolution after one of them is not on the network's first layer.
+_FEATURE_LAYERS = {
+    "Convolution",
+    "Deconvolution",
+    "FullyConnected",
+    "RNN",
+    "Embedding",
+    "_contrib_DeformableConvolution",
+}
+_CONSTANT, _FROM_DATA, _AFTER_LAYER = 0, 1, 2
+
+
 def first_layer_convolutions(symbol: Any, shapes: dict[str, tuple[int, ...]]) -> list[str]:
-    """Weight names of convolutions fed directly by a data input, whose filters read as 1 or 3 channel images."""
+    """Weight names of the first convolutions on the data path whose filters read as 1 or 3 channel images.
+
+    Whatever precedes such a convolution without learning features counts as the data path: ``identity``,
+    ``BatchNorm`` on the data (ResNet), mean subtraction, casts, pooling. A convolution whose input also
+    depends on another layer's output (after a residual sum, say) is not a first layer. ``shapes`` holds the
+    parameters; the symbol's other arguments (data, labels) are its inputs.
+    """
     nodes = json.loads(symbol.tojson())["nodes"]
+    inputs = set(symbol.list_arguments()) - set(shapes)
+    origin = []  # per node: computed from constants only, from the data, or after a feature layer
     names = []
     for node in nodes:
-        if node["op"] != "Convolution":
+        if node["op"] == "null":
+            origin.append(_FROM_DATA if node["name"] in inputs else _CONSTANT)
             continue
-        inputs = [nodes[i[0]] for i in node["inputs"]]
-        if not inputs or inputs[0]["op"] != "null" or inputs[0]["name"] in shapes:
-            continue  # the first input must be a data variable, not a parameter
-        weight = next((n["name"] for n in inputs[1:] if n["name"].endswith("weight")), None)
-        if weight in shapes and len(shapes[weight]) == 4 and shapes[weight][1] in (1, 3):
-            names.append(weight)
+        sources = [origin[i[0]] for i in node["inputs"]]
+        if node["op"] == "Convolution" and sources and sources[0] == _FROM_DATA:
+            weight = next(
+                (nodes[i[0]]["name"] for i in node["inputs"][1:] if nodes[i[0]]["name"].endswith("weight")), None
+            )
+            if weight in shapes and len(shapes[weight]) == 4 and shapes[weight][1] in (1, 3):
+                names.append(weight)
+        origin.append(_AFTER_LAYER if node["op"] in _FEATURE_LAYERS else max(sources, default=_CONSTANT))
     return names
 
 

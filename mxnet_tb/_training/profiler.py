@@ -29,6 +29,7 @@ from typing import Any
 
 from ..errors import ProfilerUnavailableError
 from ..summaries.profile_stats import load_trace
+from .mxnet_adapter import module_executor_group
 
 __all__ = ["ProfilerSession", "configure", "executor_calls", "start_session", "stop_session"]
 
@@ -117,9 +118,10 @@ def executor_calls(module: Any) -> list[tuple[str, str]] | None:
     """``(op, node name)`` of every call of the module's executor, in the order it pushes them; None if unknown.
 
     From ``Executor.debug_str()`` (forward nodes, then backward ones named ``<forward>_backward``); MXNet-private
-    access: ``Module._exec_group.execs``, and only for a module on one device.
+    access (through the adapter): the module's executor group, and only for a module on one device.
     """
-    executors = getattr(getattr(module, "_exec_group", None), "execs", None)
+    group = module_executor_group(module)
+    executors = None if group is None else group.execs
     if not executors or len(executors) != 1:
         return None
     try:

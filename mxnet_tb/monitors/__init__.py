@@ -8,6 +8,8 @@ changing (reshape, SequentialModule, Gluon), so it is not offered for subclassin
 
 from .activation import ActivationMonitor
 from .grad import GradMonitor
+from .group import MonitorGroup
+from .stock import Monitor
 from .weight import WeightMonitor
 
-__all__ = ["ActivationMonitor", "GradMonitor", "WeightMonitor"]
+__all__ = ["ActivationMonitor", "GradMonitor", "Monitor", "MonitorGroup", "WeightMonitor"]

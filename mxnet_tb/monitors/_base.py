@@ -30,6 +30,7 @@ from .._training.mxnet_adapter import (
     follow_executor_replacement,
     follow_new_buckets,
 )
+from .._training.resume import start_clock_in_fit
 from .._training.stats import check_stats, device_histogram, device_stats, host_stats
 from .._values.convert import to_count
 from .._values.names import clean_tag
@@ -209,6 +210,7 @@ class TensorMonitor(mx.monitor.Monitor):
             # every executor fit's module runs (a SequentialModule's parts too) shares the batch it started
             token = self._token if self._runs_in_module_batch(exe) else hooks_of(exe).batch_id
             assert self._clock is not None
+            start_clock_in_fit(self._clock, self.writer)  # a resumed fit continues the earlier run's steps
             step = self._clock.batch_started(token)
             if step != self._step:
                 self._step = step

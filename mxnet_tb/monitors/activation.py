@@ -1,11 +1,11 @@
 """``ActivationMonitor``: statistics and histograms of operator outputs, every ``interval`` batches.
 
 Cost: it needs MXNet's executor monitor callback, which MXNet calls from Python for every operator output of
-every batch, active or not, and which turns off bulk execution. That slows training (measured here: +38% per
-batch on a 20-layer MLP, +12-17% on ResNet-152) from the first training batch for as long as the monitor is
-installed; ``uninstall()`` stops the logging but cannot take the callback away again (MXNet has no call
-for that; a distributed worker that does not log never sets it). Use it to
-investigate, not in every run. ``GradMonitor`` and ``WeightMonitor`` have no such cost.
+every batch, active or not, and which turns off bulk execution, from the first training batch for as long as the
+monitor is installed; ``uninstall()`` stops the logging but cannot take the callback away again (MXNet has no call
+for that; a distributed worker that does not log never sets it). On ResNet-20 on a CPU that is +1% to +7% CPU
+time per batch, like the stock ``mx.mon.Monitor`` (``bench/bench_monitor_resnet.py``, README "Cost"); more on
+GPUs and nets of many small operators. ``GradMonitor`` and ``WeightMonitor`` have no such cost.
 
 Example::
 
