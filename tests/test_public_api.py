@@ -71,10 +71,11 @@ def test_writer_errors_are_the_documented_types():
     assert issubclass(mxnet_tb.EventWriteWarning, UserWarning)
 
 
-def test_monitors_export_the_three_monitors_each_with_uninstall():
+def test_monitors_export_the_monitors_each_with_uninstall():
     import mxnet_tb.monitors as monitors
 
-    assert set(monitors.__all__) == {"ActivationMonitor", "GradMonitor", "WeightMonitor"}  # the base is internal
+    expected = {"ActivationMonitor", "GradMonitor", "WeightMonitor", "Monitor", "MonitorGroup"}
+    assert set(monitors.__all__) == expected  # the base is internal
     for name in monitors.__all__:
         uninstall = getattr(mxnet_tb, name).uninstall
         assert inspect.getdoc(uninstall) and "return" in uninstall.__annotations__, name

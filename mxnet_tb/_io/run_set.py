@@ -66,6 +66,7 @@ class RunSet(Sink):
         self._open_files = OpenFiles()
         self._failures = FailurePolicy(strict=strict)  # one warning per failing spell for all runs
         self.writers: dict[str, EventFileWriter] = {}
+        self._purged_when_made: dict[str, int] = {}  # events purge_step removed as each run was made
         self._renew_after_fork()
         renew_at_fork(self)
         if purge_step is not None:  # resuming: the run's own old events go now, even if it logs nothing more
@@ -97,7 +98,7 @@ class RunSet(Sink):
             **self._options,
         )
         if self._purge_step is not None:  # a resumed run: hide what the crashed one logged from here on
-            self._purge(directory, writer, self._purge_step)
+            self._purged_when_made[run] = self._purge(directory, writer, self._purge_step)
         if self._verbose:
             _log.info("mxnet_tb: new run %s", writer.logdir)
         return writer
@@ -128,6 +129,9 @@ class RunSet(Sink):
         for run, writer in writers:
             writer.flush()
             removed += self._purge(os.path.join(self._logdir, run) if run else self._logdir, writer, step)
+        if "" not in self.writers:  # the writer's own run is purged now, even before it logs again
+            self.writer("")  # made with the purge (``_new_writer``), which it counts
+            removed += self._purged_when_made.get("", 0)
         return removed
 
     def write(self, run: str, event: bytes) -> None:

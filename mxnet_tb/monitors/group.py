@@ -70,6 +70,13 @@ class MonitorGroup(mx.monitor.Monitor):
             monitor.install(exe)
         self.exes.append(exe)
 
+    def uninstall(self) -> None:
+        """Every mxnet_tb member's ``uninstall`` (a stock ``mx.mon.Monitor`` has none: it stays installed)."""
+        for monitor in self.monitors:
+            if hasattr(monitor, "uninstall"):
+                monitor.uninstall()
+        self.exes = []
+
     def tic(self) -> None:
         """Every member's ``tic``."""
         for monitor in self.monitors:

@@ -75,6 +75,7 @@ class Monitor(TensorMonitor):
         self._results: list[tuple[int, str, str]] = []  # the stock toc() lines of the last finished batch
         self._callbacks: dict[int, Any] = {}  # executor id -> its monitor callback, set at its first forward
         self._group: list[Any] = []  # the executors of the batch being collected
+        self._listens_to_updates = False
 
     def install(self, exe: Any) -> None:
         """Hook ``exe`` like the stock ``install``; the executor callback is set at its first training forward."""
@@ -82,8 +83,10 @@ class Monitor(TensorMonitor):
         super().install(exe)
         if known:
             return
-        if self._module is not None and self._finish_after_update not in module_hooks_of(self._module).after_update:
-            module_hooks_of(self._module).after_update.append(self._finish_after_update)
+        if self._module is not None and not self._listens_to_updates:
+            handle = module_hooks_of(self._module).listen("after_update", self._finish_after_update)
+            self._module_handles.append(handle)  # removed with the others by uninstall()
+            self._listens_to_updates = True
 
         def on_tensor(name: bytes, handle: Any) -> None:
             if self._collecting:
@@ -93,6 +96,11 @@ class Monitor(TensorMonitor):
                     self._queue.append((text, self._device_name(exe, text), self.stat_func(array)))
 
         self._callbacks[id(exe)] = on_tensor
+
+    def uninstall(self) -> None:
+        """Stop logging, as every monitor does; MXNet cannot take the executors' monitor callbacks away again."""
+        super().uninstall()
+        self._listens_to_updates = False
 
     def toc(self) -> list[tuple[int, str, str]]:
         """The stock ``toc`` lines ``(batch, name, value)`` of the last logged batch, once (then ``[]``)."""
@@ -107,8 +115,8 @@ class Monitor(TensorMonitor):
 
     # -- hooks ----------------------------------------------------------------------------------------------
 
-    def _listen(self, hooks: Any) -> None:
-        hooks.before_train_forward.append(self._forward_begins)
+    def _listen(self, hooks: Any) -> list[Any]:
+        return [hooks.listen("before_train_forward", self._forward_begins)]
 
     def _forward_begins(self, exe: Any) -> None:
         group = self._groups[id(exe)]
