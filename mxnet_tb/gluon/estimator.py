@@ -1,0 +1,207 @@
+"""``EstimatorHandler``: TensorBoard for ``mx.gluon.contrib.estimator.Estimator.fit``.
+
+Per training batch: every training metric (``train/accuracy``, ``train/softmaxcrossentropyloss``: the running
+epoch values the Estimator's ``MetricHandler`` keeps, without its ``training `` prefix), the batch's mean loss
+(``train/loss``), the learning rate (``train/lr``) and ``train/samples_per_sec``. Validation metrics
+(``val/accuracy``...) at the step of the last batch before the evaluation, whenever a ``ValidationHandler``
+(epoch or batch period, any priority) or a call of ``estimator.evaluate`` measured them. Gradients, weights
+and activations every ``every`` batches, through ``watch`` (its tags), and the network graph once.
+
+The step is the batch index, counted from the first batch the trainer steps and continuing across ``fit``
+calls. The handler's ``priority`` (default 0) puts it after the Estimator's gradient update (-2000) and
+metric and validation handlers (-1000), and before its ``LoggingHandler`` (inf); other priorities work too.
+
+Example::
+
+    >>> handler = tb.gluon.EstimatorHandler(logdir="runs/digits", every=50, weights=True)   # doctest: +SKIP
+    >>> est.fit(train_data, val_data=val_data, epochs=5, event_handlers=[handler])         # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+from mxnet.gluon.contrib.estimator.event_handler import BatchBegin, BatchEnd, EpochBegin, EpochEnd, TrainBegin, TrainEnd
+
+from .._training.default import resolve_writer
+from .._training.distributed import logs_here, observe
+from .._values.convert import to_count
+from ..errors import warn_user
+from ..writer import SummaryWriter
+from .metrics import LearningRate, Series, check_layout, loss_value, metric_values
+from .watch import Watch, watch
+
+__all__ = ["EstimatorHandler"]
+
+_ESTIMATOR_PREFIXES = ("training ", "validation ")  # the Estimator renames its metrics so
+
+
+def _fingerprint(scores: list[Any]) -> tuple[Any, ...]:
+    """What changes whenever metrics are updated: their instance counts and sums."""
+    return tuple((id(m), getattr(m, "num_inst", None), repr(getattr(m, "sum_metric", None))) for m in scores)
+
+
+def _measured(scores: list[Any]) -> bool:
+    return any(getattr(m, "num_inst", 0) for m in scores)
+
+
+class EstimatorHandler(TrainBegin, EpochBegin, BatchBegin, BatchEnd, EpochEnd, TrainEnd):
+    """An Estimator event handler logging training to TensorBoard (see the module docstring for tags).
+
+    ``logdir``: a log directory for a writer of its own (closed at the end of each ``fit``); else ``writer``;
+    else the default writer (``tb.init``). ``every``: batches between gradient / weight / activation logs
+    (``grads``, ``weights``, ``activations`` as in ``watch``). ``graph``: log the network graph at the first
+    batch. ``layout='runs'``: runs ``train`` and ``val`` with identical tags, overlaid by TensorBoard.
+
+    Example::
+
+        >>> est.fit(train_data, val_data=val_data, epochs=2,
+        ...         event_handlers=[tb.gluon.EstimatorHandler(every=20), CheckpointHandler("ckpt")])  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        logdir: str | os.PathLike[str] | None = None,
+        writer: SummaryWriter | None = None,
+        every: int = 100,
+        grads: bool = True,
+        weights: bool = False,
+        activations: bool = False,
+        graph: bool = True,
+        layout: str = "tags",
+        priority: float = 0,
+    ) -> None:
+        if logdir is not None and writer is not None:
+            raise ValueError("pass logdir= or writer=, not both")
+        if logdir is not None and not isinstance(logdir, (str, os.PathLike)):
+            raise TypeError(f"logdir must be a str or os.PathLike; got {type(logdir).__name__}: {logdir!r:.80}")
+        for name, value in (("grads", grads), ("weights", weights), ("activations", activations), ("graph", graph)):
+            if not isinstance(value, bool):
+                raise TypeError(f"{name} must be a bool; got {value!r}")
+        if isinstance(priority, bool) or not isinstance(priority, (int, float)):
+            raise TypeError(f"priority must be a number; got {priority!r}")
+        self.every = to_count(every, name="every")
+        self.layout = check_layout(layout)
+        self.logdir = os.fspath(logdir) if logdir is not None else None
+        self.grads, self.weights, self.activations, self.graph = grads, weights, activations, graph
+        self.priority = priority
+        self._given_writer = resolve_writer(writer)
+        self._own_writer: SummaryWriter | None = None
+        self._watch: Watch | None = None
+        self._learning_rate = LearningRate()
+        self._graph_done = False
+        self._val_seen: tuple[Any, ...] = ()
+        self._stepped_before = -1  # the watch's step when this batch began
+        self._since: float | None = None  # end of the previous batch (or the epoch's start)
+
+    # -- the Estimator's events -----------------------------------------------------------------------------
+
+    def train_begin(self, estimator: Any, *args: Any, **kwargs: Any) -> None:
+        if self._watch is not None:  # a previous fit raised before train_end
+            self._watch.remove()
+        writer = self._given_writer
+        if self.logdir is not None:
+            writer = self._own_writer = SummaryWriter(self.logdir)
+        self._train = Series(writer, "train", self.layout)
+        self._val = Series(writer, "val", self.layout)
+        self._watch = watch(
+            estimator.net,
+            estimator.trainer,
+            every=self.every,
+            grads=self.grads,
+            weights=self.weights,
+            activations=self.activations,
+            writer=writer,
+            layout=self.layout,
+        )
+        self._val_seen = _fingerprint(estimator.val_metrics)
+
+    def epoch_begin(self, estimator: Any, *args: Any, **kwargs: Any) -> None:
+        self._since = time.perf_counter()  # time between epochs (validation, checkpoints) is not training speed
+
+    def batch_begin(self, estimator: Any, *args: Any, **kwargs: Any) -> None:
+        self._log_new_validation(estimator)
+        self._stepped_before = self._handle.step
+
+    def batch_end(self, estimator: Any, *args: Any, **kwargs: Any) -> bool:
+        handle = self._handle
+        step = handle.step if handle.step > self._stepped_before else handle.step + 1  # before the update: next
+        validated = self._log_new_validation(estimator)
+        now = time.perf_counter()
+        if not self._logs(estimator):
+            return False
+        for name, value in metric_values_of(estimator.train_metrics):
+            self._train.log(name, value, step)
+        loss = kwargs.get("loss")
+        if loss is not None:
+            self._train.log("loss", loss_value(loss), step)
+        self._train.log("lr", self._learning_rate.at(estimator.trainer, step), step)
+        batch = kwargs.get("batch")
+        samples = _batch_size(batch)
+        if self._since is not None and samples and now > self._since and not validated:
+            self._train.log("samples_per_sec", samples / (now - self._since), step)
+        self._since = now
+        if self.graph and not self._graph_done:
+            self._graph_done = True
+            self._log_graph(estimator, batch)
+        return False
+
+    def epoch_end(self, estimator: Any, *args: Any, **kwargs: Any) -> bool:
+        self._log_new_validation(estimator)
+        return False
+
+    def train_end(self, estimator: Any, *args: Any, **kwargs: Any) -> None:
+        self._log_new_validation(estimator)
+        if self._watch is not None:
+            self._watch.remove()
+            self._watch = None
+        if self._own_writer is not None:
+            self._own_writer.close()
+            self._own_writer = None
+        elif self._logs(estimator):
+            self._train.writer.flush()
+
+    # -- helpers --------------------------------------------------------------------------------------------
+
+    @property
+    def _handle(self) -> Watch:
+        if self._watch is None:
+            raise RuntimeError("EstimatorHandler got a batch event before train_begin; pass it to Estimator.fit")
+        return self._watch
+
+    def _logs(self, estimator: Any) -> bool:
+        observe(estimator.trainer)
+        return logs_here()
+
+    def _log_new_validation(self, estimator: Any) -> bool:
+        """Log the validation metrics if they were measured since last seen; returns whether they were."""
+        scores = estimator.val_metrics
+        seen = _fingerprint(scores)
+        if seen == self._val_seen or not _measured(scores):
+            return False
+        self._val_seen = seen
+        if self._logs(estimator):
+            step = max(self._handle.step, 0)  # the weights of the last batch stepped were measured
+            for name, value in metric_values_of(scores):
+                self._val.log(name, value, step)
+        return True
+
+    def _log_graph(self, estimator: Any, batch: Any) -> None:
+        data = batch[0] if isinstance(batch, (list, tuple)) and batch else None
+        shapes = {"data": tuple(data.shape)} if hasattr(data, "shape") else None
+        try:
+            self._train.writer.add_graph(estimator.net, shapes=shapes)
+        except (TypeError, ValueError) as exc:
+            warn_user(f"EstimatorHandler: no graph of {type(estimator.net).__name__}: {exc}", UserWarning)
+
+
+def metric_values_of(scores: list[Any]) -> list[tuple[str, float]]:
+    """``(name, value)`` of the Estimator's metrics, without the ``training ``/``validation `` it adds."""
+    return [pair for m in scores for pair in metric_values(m, strip=_ESTIMATOR_PREFIXES)]
+
+
+def _batch_size(batch: Any) -> int:
+    data = batch[0] if isinstance(batch, (list, tuple)) and batch else None
+    return int(data.shape[0]) if hasattr(data, "shape") and data.shape else 0
