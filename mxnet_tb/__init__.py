@@ -13,7 +13,11 @@ Anywhere (Gluon, NumPy)::
     >>> with SummaryWriter(logdir="./logs") as sw:                                   # doctest: +SKIP
     ...     sw.add_scalar("loss", 0.5, global_step=0)
 
-The monitors import MXNet when first used; ``import mxnet_tb`` alone does not.
+Gluon (``tb.gluon.watch(net, trainer)``, ``tb.gluon.EstimatorHandler()``)::
+
+    >>> handle = tb.gluon.watch(net, trainer, every=100)                           # doctest: +SKIP
+
+The monitors and ``tb.gluon`` import MXNet when first used; ``import mxnet_tb`` alone does not.
 """
 
 from typing import Any
@@ -49,6 +53,7 @@ __all__ = [
     "WriterClosedError",
     "__version__",
     "default_writer",
+    "gluon",
     "init",
     "make_image_grid",
     "params",
@@ -62,4 +67,8 @@ def __getattr__(name: str) -> Any:
         from . import monitors
 
         return getattr(monitors, name)
+    if name == "gluon":  # tb.gluon.watch / EstimatorHandler: importing it imports MXNet
+        import importlib
+
+        return importlib.import_module(".gluon", __name__)
     raise AttributeError(f"module 'mxnet_tb' has no attribute {name!r}")

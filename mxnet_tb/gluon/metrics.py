@@ -30,7 +30,7 @@ def check_layout(layout: Any) -> str:
 
 
 class Series:
-    """Where scalars of one kind go: tags ``<prefix>/<name>``, or (``layout='runs'``) run ``<prefix>``, tag ``<name>``."""
+    """Where scalars go: tags ``<prefix>/<name>``, or (``layout="runs"``) run ``<prefix>``, tag ``<name>``."""
 
     def __init__(self, writer: SummaryWriter | None, prefix: str, layout: str) -> None:
         self._writer = resolve_writer(writer)

@@ -161,13 +161,15 @@ class Watch:
         batches.since, batches.samples = now, 0
 
     def log_validation(self, metric: Any) -> None:
-        """Log ``val/<metric>`` at the step of the last batch stepped (the weights it measured).
+        """Log ``val/<metric>`` at the step of the last batch stepped (the weights it measured); the time since
+        the last ``log_metrics`` is left out of ``samples_per_sec``.
 
         Example::
 
             >>> handle.log_validation(val_acc)   # after evaluating   # doctest: +SKIP
         """
         values = metric_values(metric)
+        self._batches.since = None  # evaluation time is not training speed: the next speed reading starts afresh
         if self._logs():
             for name, value in values:
                 self._val.log(name, value, max(self.step, 0))
