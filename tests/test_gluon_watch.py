@@ -13,7 +13,7 @@ import mxnet_tb as tb
 from mxnet_tb import SummaryWriter
 
 from . import gluon_models as gm
-from .readback import accumulate, scalars, tensors
+from .readback import accumulate, scalars
 
 PARAMS = [
     "cnn_conv0_bias",
@@ -206,7 +206,7 @@ def test_watch_finds_the_trainer_and_refuses_bad_arguments(logdir):
         assert handle.trainer is trainer
         with pytest.raises(ValueError, match="already watched"):
             tb.gluon.watch(net, trainer, writer=sw)
-        with pytest.raises(RuntimeError, match="after trainer.step"):
+        with pytest.raises(RuntimeError, match=r"after trainer\.step"):
             handle.log_metrics(loss=mx.nd.ones((2,)))
         handle.remove()
 
@@ -239,7 +239,7 @@ def test_log_metrics_without_watch_and_with_runs_layout(logdir):
     assert scalars(logdir, "train/accuracy") == [(7, 1.0)]
     assert scalars(logdir, "train/loss") == [(7, 2.0)]
     assert scalars(os.path.join(logdir, "val"), "accuracy") == [(7, 1.0)]
-    with pytest.raises(TypeError, match="metric must be an mx.metric.EvalMetric; got str"):
+    with pytest.raises(TypeError, match=r"metric must be an mx\.metric\.EvalMetric; got str"):
         tb.gluon.log_metrics("acc", 1)
     with pytest.raises(ValueError, match="layout must be one of"):
         tb.gluon.log_metrics(metric, 1, layout="columns")

@@ -74,6 +74,9 @@ def test_gluon_names_are_exactly_the_intended_ones_and_documented():
 
 
 def test_importing_the_package_does_not_import_gluon_until_it_is_used():
-    code = "import sys, mxnet_tb; print('mxnet_tb.gluon' in sys.modules); mxnet_tb.gluon.watch; print('mxnet' in sys.modules)"
+    code = (
+        "import sys, mxnet_tb; print('mxnet_tb.gluon' in sys.modules); "
+        "mxnet_tb.gluon.watch; print('mxnet' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "True"]
