@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from mxnet import gluon
 from mxnet.gluon.contrib.estimator import (
+    BatchEnd,
     CheckpointHandler,
     EarlyStoppingHandler,
     Estimator,
@@ -65,6 +66,18 @@ def test_fit_logs_train_and_validation_on_one_step_axis(logdir):
     assert "step" not in vars(est.trainer)
 
 
+class AccuracyProbe(BatchEnd):
+    """Runs after every other batch-end handler and notes the training accuracy the Estimator then holds."""
+
+    def __init__(self, est):
+        self.priority = np.inf
+        self.values = []
+        self._est = est
+
+    def batch_end(self, estimator, *args, **kwargs):
+        self.values.append(self._est.train_metrics[0].get()[1])
+
+
 @pytest.mark.parametrize("order", ["ours_first", "ours_last"])
 def test_plays_with_mxnet_handlers_in_any_order_and_batch_period_validation(logdir, tmp_path, order):
     est = estimator(hybrid=False)
@@ -78,8 +91,11 @@ def test_plays_with_mxnet_handlers_in_any_order_and_batch_period_validation(logd
         CheckpointHandler(str(tmp_path / "ckpt"), epoch_period=1),
         EarlyStoppingHandler(monitor=est.train_metrics[0], patience=5, mode="max"),
     ]
-    handlers = [ours, *theirs] if order == "ours_first" else [*theirs, ours]
+    probe = AccuracyProbe(est)
+    handlers = [ours, *theirs, probe] if order == "ours_first" else [probe, *theirs, ours]
     est.fit(gm.loader(), epochs=2, event_handlers=handlers)
+    # whatever the order, each batch's logged accuracy includes that batch (MetricHandler ran before it is read)
+    assert [v for _, v in scalars(logdir, "train/accuracy")] == pytest.approx(probe.values)
     # batch_period=4 validates after batches 3, 7, 11 (the handler sees each at its next event)
     assert [s for s, _ in scalars(logdir, "val/accuracy")] == [3, 7, 11]
     assert [s for s, _ in scalars(logdir, "train/loss")] == list(range(2 * BATCHES))

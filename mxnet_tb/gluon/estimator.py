@@ -95,6 +95,7 @@ class EstimatorHandler(TrainBegin, EpochBegin, BatchBegin, BatchEnd, EpochEnd, T
         self._val_seen: tuple[Any, ...] = ()
         self._stepped_before = -1  # the watch's step when this batch began
         self._since: float | None = None  # end of the previous batch (or the epoch's start)
+        self._pending: _Batch | None = None  # the batch that ended, logged at the next event
 
     # -- the Estimator's events -----------------------------------------------------------------------------
 
@@ -117,42 +118,33 @@ class EstimatorHandler(TrainBegin, EpochBegin, BatchBegin, BatchEnd, EpochEnd, T
             layout=self.layout,
         )
         self._val_seen = _fingerprint(estimator.val_metrics)
+        self._pending = None
 
     def epoch_begin(self, estimator: Any, *args: Any, **kwargs: Any) -> None:
         self._since = time.perf_counter()  # time between epochs (validation, checkpoints) is not training speed
 
     def batch_begin(self, estimator: Any, *args: Any, **kwargs: Any) -> None:
+        self._log_finished_batch(estimator)
         self._log_new_validation(estimator)
         self._stepped_before = self._handle.step
 
     def batch_end(self, estimator: Any, *args: Any, **kwargs: Any) -> bool:
+        """Note the batch; it is logged at the next event, when every batch-end handler (metrics, the update) ran."""
         handle = self._handle
         step = handle.step if handle.step > self._stepped_before else handle.step + 1  # before the update: next
-        validated = self._log_new_validation(estimator)
-        now = time.perf_counter()
-        if not self._logs(estimator):
-            return False
-        for name, value in metric_values_of(estimator.train_metrics):
-            self._train.log(name, value, step)
+        slowed = self._log_new_validation(estimator)  # ran within this batch's time: no speed reading for it
         loss = kwargs.get("loss")
-        if loss is not None:
-            self._train.log("loss", loss_value(loss), step)
-        self._train.log("lr", self._learning_rate.at(estimator.trainer, step), step)
-        batch = kwargs.get("batch")
-        samples = _batch_size(batch)
-        if self._since is not None and samples and now > self._since and not validated:
-            self._train.log("samples_per_sec", samples / (now - self._since), step)
-        self._since = now
-        if self.graph and not self._graph_done:
-            self._graph_done = True
-            self._log_graph(estimator, batch)
+        loss = loss_value(loss) if loss is not None else None
+        self._pending = _Batch(step, loss, kwargs.get("batch"), time.perf_counter(), slowed)
         return False
 
     def epoch_end(self, estimator: Any, *args: Any, **kwargs: Any) -> bool:
+        self._log_finished_batch(estimator)
         self._log_new_validation(estimator)
         return False
 
     def train_end(self, estimator: Any, *args: Any, **kwargs: Any) -> None:
+        self._log_finished_batch(estimator)
         self._log_new_validation(estimator)
         if self._watch is not None:
             self._watch.remove()
@@ -175,6 +167,27 @@ class EstimatorHandler(TrainBegin, EpochBegin, BatchBegin, BatchEnd, EpochEnd, T
         observe(estimator.trainer)
         return logs_here()
 
+    def _log_finished_batch(self, estimator: Any) -> None:
+        batch, self._pending = self._pending, None
+        if batch is None:
+            return
+        validated = self._log_new_validation(estimator)  # after this batch's end: the next one's time is off
+        if not self._logs(estimator):
+            return
+        step = batch.step
+        for name, value in metric_values_of(estimator.train_metrics):
+            self._train.log(name, value, step)
+        if batch.loss is not None:
+            self._train.log("loss", batch.loss, step)
+        self._train.log("lr", self._learning_rate.at(estimator.trainer, step), step)
+        samples = _batch_size(batch.data)
+        if self._since is not None and samples and batch.ended > self._since and not batch.slowed:
+            self._train.log("samples_per_sec", samples / (batch.ended - self._since), step)
+        self._since = None if validated else batch.ended
+        if self.graph and not self._graph_done:
+            self._graph_done = True
+            self._log_graph(estimator, batch.data)
+
     def _log_new_validation(self, estimator: Any) -> bool:
         """Log the validation metrics if they were measured since last seen; returns whether they were."""
         scores = estimator.val_metrics
@@ -195,6 +208,13 @@ class EstimatorHandler(TrainBegin, EpochBegin, BatchBegin, BatchEnd, EpochEnd, T
             self._train.writer.add_graph(estimator.net, shapes=shapes)
         except (TypeError, ValueError) as exc:
             warn_user(f"EstimatorHandler: no graph of {type(estimator.net).__name__}: {exc}", UserWarning)
+
+
+class _Batch:
+    """What a batch's end showed, kept until every batch-end handler has run."""
+
+    def __init__(self, step: int, loss: float | None, data: Any, ended: float, slowed: bool) -> None:
+        self.step, self.loss, self.data, self.ended, self.slowed = step, loss, data, ended, slowed
 
 
 def metric_values_of(scores: list[Any]) -> list[tuple[str, float]]:
