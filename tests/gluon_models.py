@@ -1,17 +1,25 @@
-"""Small, deterministic Gluon set-ups for the Gluon tests (generated data, no downloads)."""
+"""Small, deterministic Gluon set-ups for the Gluon tests (generated data, no downloads); no package imports,
+so ``dist_gluon_job.py`` can import it as a script."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import mxnet as mx
+import numpy as np
 from mxnet import gluon
 from mxnet.gluon import nn
 
-from .mxnet_models import digits_like
-
 BATCH = 16
 SAMPLES = 96  # 6 batches per epoch
+
+
+def digits_like(samples: int = SAMPLES, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Two separable classes of 1x8x8 float32 images (as tests/mxnet_models.py makes them for the Module API)."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 2, samples)
+    images = rng.standard_normal((samples, 1, 8, 8)) + labels[:, None, None, None] * 1.5
+    return images.astype(np.float32), labels.astype(np.float32)
 
 
 def cnn(prefix: str = "cnn_", hybrid: bool = True) -> nn.Block:
@@ -34,7 +42,6 @@ def initialized(net: nn.Block, ctx: list[mx.Context], seed: int = 0) -> nn.Block
 
 def loader(samples: int = SAMPLES, seed: int = 0, batch: int = BATCH) -> gluon.data.DataLoader:
     images, labels = digits_like(samples, seed=seed)
-    images = images.astype("float32")
     return gluon.data.DataLoader(gluon.data.ArrayDataset(images, labels), batch_size=batch, shuffle=False)
 
 

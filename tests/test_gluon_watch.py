@@ -243,3 +243,61 @@ def test_log_metrics_without_watch_and_with_runs_layout(logdir):
         tb.gluon.log_metrics("acc", 1)
     with pytest.raises(ValueError, match="layout must be one of"):
         tb.gluon.log_metrics(metric, 1, layout="columns")
+
+
+# -- distributed rules (the same functions as the Module API's) ----------------------------------------------
+
+
+class DistKVStore:
+    """Stands in for a worker's distributed kvstore: what mxnet_tb reads of one."""
+
+    def __init__(self, rank, num_workers=2, type="dist_sync"):
+        self.rank, self.num_workers, self.type = rank, num_workers, type
+
+
+@pytest.fixture
+def dist_env(monkeypatch):
+    from mxnet_tb._training import default as _default
+    from mxnet_tb._training import distributed as _distributed
+
+    for name in ("DMLC_ROLE", "DMLC_NUM_WORKER", "MXNET_TB_DIST_MODE", "MXNET_TB_LOGDIR"):
+        monkeypatch.delenv(name, raising=False)
+    saved = _default._writer, _default._settings
+    _default._writer = _default._settings = None
+    _distributed._reset()
+    monkeypatch.setenv("DMLC_ROLE", "worker")
+    monkeypatch.setenv("DMLC_NUM_WORKER", "2")
+    yield monkeypatch
+    if _default._writer is not None:
+        _default._writer.close()
+    _default._writer, _default._settings = saved
+    _distributed._reset()
+
+
+def test_per_worker_mode_logs_to_the_workers_run(dist_env, tmp_path):
+    tb.init(logdir=str(tmp_path), kvstore=DistKVStore(rank=1))
+    ctx = gm.contexts(1)
+    net = gm.initialized(gm.cnn(), ctx)
+    trainer = gm.trainer(net)
+    with tb.gluon.watch(net, trainer, every=2) as handle:
+        train(net, trainer, ctx, handle, batches=3)
+    tb.default_writer().close()
+    assert os.listdir(tmp_path) == ["worker-1"]
+    assert [s for s, _ in scalars(tmp_path / "worker-1", "grads/norm/cnn_conv0_weight")] == [0, 2]
+    assert [s for s, _ in scalars(tmp_path / "worker-1", "train/loss")] == [0, 1, 2]
+
+
+def test_rank0_mode_other_workers_log_nothing_and_stop_measuring(dist_env, tmp_path):
+    tb.init(logdir=str(tmp_path), dist_mode="rank0", kvstore=DistKVStore(rank=1))
+    ctx = gm.contexts(1)
+    net = gm.initialized(gm.cnn(), ctx)
+    net.hybridize()
+    trainer = gm.trainer(net)
+    est_metric = mx.metric.Accuracy()
+    with tb.gluon.watch(net, trainer, every=1, weights=True, activations=True) as handle:
+        train(net, trainer, ctx, handle, batches=3, metric=est_metric)
+        handle.log_validation(est_metric)
+        assert handle._tap is None and not handle._batch_is_logged()  # no hooks left on the blocks
+        assert handle.step == 2  # batches are still counted
+    tb.default_writer().close()
+    assert os.listdir(tmp_path) == []
