@@ -20,7 +20,7 @@ from typing import Any
 __all__ = [
     "activation_type",
     "blocks_of",
-    "cached_graph_relu_outputs",
+    "cached_graph_outputs",
     "children_of",
     "drop_cached_op",
     "ensure_cached_op",
@@ -29,6 +29,7 @@ __all__ = [
     "set_cached_op_hook",
     "trainer_of",
     "trainer_params",
+    "visible_output_name",
 ]
 
 
@@ -90,17 +91,34 @@ def ensure_cached_op(block: Any, args: tuple[Any, ...]) -> Any:
     return block._cached_op
 
 
-def cached_graph_relu_outputs(block: Any) -> set[str]:
-    """Names (as the operator hook reports them) of the ReLU outputs of ``block``'s cached graph."""
+def cached_graph_outputs(block: Any) -> tuple[set[str], set[str]]:
+    """Names of the visible operator outputs of ``block``'s cached graph (``conv0_fwd_output``; not BatchNorm's
+    batch mean or Pooling's workspace), and of those that are ReLU outputs."""
     graph = getattr(block, "_cached_graph", ())
     if not graph:
-        return set()
-    names = set()
-    for node in json.loads(graph[1].tojson())["nodes"]:
+        return set(), set()
+    symbol = graph[1]
+    visible = set(symbol.get_internals().list_outputs()) - set(symbol.list_inputs())
+    relu = set()
+    for node in json.loads(symbol.tojson())["nodes"]:
         attrs = node.get("attrs", {})
         if node["op"] == "relu" or (node["op"] == "Activation" and attrs.get("act_type") == "relu"):
-            names.add(f"{node['name']}_output")
-    return names
+            relu.add(f"{node['name']}_output")
+    return visible, relu
+
+
+def visible_output_name(reported: str, visible: set[str]) -> str | None:
+    """The visible-output name of an output the operator hook reports, or None for a hidden one.
+
+    The hook names an operator's outputs by their declared names (``_output``, ``_mean``) or, for operators
+    declaring none, by index (``flatten0_0``); the symbol calls the latter ``flatten0_output``.
+    """
+    if reported in visible:
+        return reported
+    base, _, index = reported.rpartition("_")
+    if index == "0" and f"{base}_output" in visible:
+        return f"{base}_output"
+    return None
 
 
 _HOOK_TYPE = ctypes.CFUNCTYPE(None, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_void_p, ctypes.c_void_p)

@@ -50,7 +50,7 @@ class ActivationTap:
         self._logged = logged
         self._pattern = pattern
         self._handles: list[Any] = []
-        self._hooked: dict[int, tuple[Any, Any, set[str]]] = {}  # block id -> (block, C callback, relu names)
+        self._hooked: dict[int, tuple[Any, Any, tuple[set[str], set[str]]]] = {}  # id -> (block, C hook, names)
         self._running: list[Any] = []  # hybridized blocks whose cached graph is running now
         self._captured: dict[str, Captured] = {}
         for block in gluon_state.blocks_of(net):
@@ -73,16 +73,18 @@ class ActivationTap:
             return  # (Gluon also calls the children of a hybridized block on symbols, to trace its graph)
         if id(block) not in self._hooked:
             cached_op = gluon_state.ensure_cached_op(block, args)
-            relu = gluon_state.cached_graph_relu_outputs(block)
+            names = gluon_state.cached_graph_outputs(block)
             callback = gluon_state.set_cached_op_hook(cached_op, self._operator_output)
-            self._hooked[id(block)] = (block, callback, relu)
+            self._hooked[id(block)] = (block, callback, names)
         self._running.append(block)
 
     def _operator_output(self, name: str, array: Any) -> None:
         if not self._running:  # the backward pass also reports its outputs: those are not activations
             return
-        relu = name in self._hooked[id(self._running[-1])][2]
-        self._keep(_SUFFIX.sub("", name), array, relu)
+        visible, relu = self._hooked[id(self._running[-1])][2]
+        output = gluon_state.visible_output_name(name, visible)
+        if output is not None:  # not BatchNorm's batch statistics or Pooling's workspace
+            self._keep(_SUFFIX.sub("", output), array, output in relu)
 
     def _after(self, block: Any, args: tuple[Any, ...], output: Any) -> None:
         if self._running and self._running[-1] is block:
