@@ -301,3 +301,28 @@ def test_rank0_mode_other_workers_log_nothing_and_stop_measuring(dist_env, tmp_p
         assert handle.step == 2  # batches are still counted
     tb.default_writer().close()
     assert os.listdir(tmp_path) == []
+
+
+def test_samples_per_sec_counts_what_the_net_trained_on_not_the_step_argument(logdir, monkeypatch):
+    import itertools
+
+    from mxnet_tb.gluon import _watch as watch_module
+
+    ticks = itertools.count()
+    monkeypatch.setattr(watch_module.time, "perf_counter", lambda: float(next(ticks)))  # one second per call
+    ctx = gm.contexts(2)
+    net = gm.initialized(gm.cnn(), ctx)
+    trainer = gm.trainer(net)
+    loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
+    with SummaryWriter(logdir) as sw, tb.gluon.watch(net, trainer, writer=sw) as handle:
+        for index, (data, label) in enumerate(gm.loader()):
+            if index == 3:
+                break
+            datas, labels = gluon.utils.split_and_load(data, ctx), gluon.utils.split_and_load(label, ctx)
+            with autograd.record():
+                losses = [loss_fn(net(x), y).mean() for x, y in zip(datas, labels)]
+            autograd.backward(losses)
+            trainer.step(1)  # mean losses: the step's batch_size is 1
+            net(datas[0])  # a forward pass outside autograd.record() is not training
+            handle.log_metrics(loss=losses)
+    assert scalars(logdir, "train/samples_per_sec") == [(1, 16.0), (2, 16.0)]

@@ -13,8 +13,8 @@ Hand-written loop::
     >>> ...; trainer.step(batch_size); handle.log_metrics(acc, loss=loss)
 """
 
-from .estimator import EstimatorHandler
-from .metrics import log_metrics
-from .watch import Watch, watch
+from ._estimator import EstimatorHandler
+from ._metrics import log_metrics
+from ._watch import Watch, watch
 
 __all__ = ["EstimatorHandler", "Watch", "log_metrics", "watch"]

@@ -10,7 +10,7 @@ its first watched step and continuing across ``watch`` calls. On the batches ``e
   holds the sum and one is read. They are sums over the batch, as ``param.grad()`` holds them;
 - ``weights/<stat>/<param>``, ``weights/hist/<param>``: read just after the update;
 - ``updates/ratio/<param>``: ``|w_after - w_before| / |w_before|`` (with ``weights=True``);
-- ``activations/...`` (with ``activations=True``, see ``activations.py``).
+- ``activations/...`` (with ``activations=True``, see ``_activations.py``).
 
 In a distributed job (``Trainer(kvstore='dist_sync')``) the rank is read from the trainer's kvstore at its
 first step, and the ``per_worker``/``rank0`` rules of ``tb.init`` apply; each worker logs its own gradients
@@ -40,8 +40,8 @@ from .._training.stats import check_stats
 from .._values.convert import to_count
 from ..writer import SummaryWriter
 from ._tensors import TensorSummary, summarize
-from .activations import ActivationTap
-from .metrics import LearningRate, Series, loss_value, metric_values
+from ._activations import ActivationTap
+from ._metrics import LearningRate, Series, loss_value, metric_values
 
 __all__ = ["Watch", "watch"]
 
@@ -113,6 +113,7 @@ class Watch:
             raise ValueError("this trainer is already watched; remove() the first handle before watching it again")
         self.net, self.trainer = net, trainer
         self._batches = _batches_of(trainer)
+        self._autograd = _mxnet().autograd
         self._learning_rate = LearningRate()
         self._reduced = False  # allreduce_grads() ran since the last update: every device holds the sum
         self._logging = True
@@ -123,6 +124,7 @@ class Watch:
         trainer.step = self._wrap(self._originals["step"], reduced=False)
         trainer.update = self._wrap(self._originals["update"], reduced=None)
         trainer.allreduce_grads = self._allreduce_grads
+        self._sample_counter = net.register_forward_pre_hook(self._count_samples)
         _watched[trainer] = self
 
     # -- public --------------------------------------------------------------------------------------------
@@ -138,7 +140,7 @@ class Watch:
 
     def log_metrics(self, metric: Any = None, *, loss: Any = None) -> None:
         """Log the batch just stepped: ``train/<metric>``, ``train/loss`` (mean of ``loss``), ``train/lr`` and
-        ``train/samples_per_sec`` (samples given to ``trainer.step`` since the last call, per second).
+        ``train/samples_per_sec`` (samples the net trained on since the last call, per second).
 
         Example::
 
@@ -185,6 +187,7 @@ class Watch:
                 setattr(self.trainer, name, self._saved[name])
             else:
                 self.trainer.__dict__.pop(name, None)
+        self._sample_counter.detach()
         if self._tap is not None:
             self._tap.remove()
 
@@ -200,6 +203,12 @@ class Watch:
         observe(self.trainer)  # a distributed kvstore exists from the first step on and tells the rank
         return logs_here()
 
+    def _count_samples(self, block: Any, args: tuple[Any, ...]) -> None:
+        """Training samples are what the net is called on while recording (each device's slice once); the
+        ``batch_size`` given to ``trainer.step`` is often 1 (a mean loss), so it cannot tell."""
+        if args and self._autograd.is_recording() and getattr(args[0], "shape", None):
+            self._batches.samples += int(args[0].shape[0])
+
     def _batch_is_logged(self) -> bool:
         return self._logging and self._batches.done % self.every == 0
 
@@ -211,7 +220,6 @@ class Watch:
             before = self._measure_before(summed) if self._batch_is_logged() else None
             result = original(batch_size, ignore_stale_grad)
             self._batches.done += 1
-            self._batches.samples += int(batch_size)
             if before is not None:
                 self._after_update(step, *before)
             return result
@@ -278,6 +286,12 @@ class Watch:
         if self._tap is not None:
             self._tap.remove()
             self._tap = None
+
+
+def _mxnet() -> Any:
+    import mxnet
+
+    return mxnet
 
 
 def _joined(arrays: list[Any]) -> Any:

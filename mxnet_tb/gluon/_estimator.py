@@ -30,8 +30,8 @@ from .._training.distributed import logs_here, observe
 from .._values.convert import to_count
 from ..errors import warn_user
 from ..writer import SummaryWriter
-from .metrics import LearningRate, Series, check_layout, loss_value, metric_values
-from .watch import Watch, watch
+from ._metrics import LearningRate, Series, check_layout, loss_value, metric_values
+from ._watch import Watch, watch
 
 __all__ = ["EstimatorHandler"]
 
