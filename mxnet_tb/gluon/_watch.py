@@ -39,9 +39,9 @@ from .._training.distributed import logs_here, observe
 from .._training.stats import check_stats
 from .._values.convert import to_count
 from ..writer import SummaryWriter
-from ._tensors import TensorSummary, summarize
 from ._activations import ActivationTap
 from ._metrics import LearningRate, Series, loss_value, metric_values
+from ._tensors import TensorSummary, summarize
 
 __all__ = ["Watch", "watch"]
 
