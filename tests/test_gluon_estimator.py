@@ -22,6 +22,7 @@ from mxnet_tb import SummaryWriter
 
 from . import gluon_models as gm
 from .readback import accumulate, scalars
+from .test_gluon_watch import DistKVStore, dist_env  # noqa: F401 - a fixture
 
 BATCHES = gm.SAMPLES // gm.BATCH  # 6 per epoch
 
@@ -138,3 +139,21 @@ def test_bad_arguments_are_refused_naming_the_value():
         tb.gluon.EstimatorHandler(weights="no")
     with pytest.raises(ValueError, match="layout must be one of"):
         tb.gluon.EstimatorHandler(layout="grid")
+
+
+@pytest.mark.parametrize(
+    ("mode", "rank", "run"), [("per_worker", 1, "worker-1"), ("rank0", 0, "."), ("rank0", 1, None)]
+)
+def test_logdir_follows_the_distributed_rules(dist_env, tmp_path, mode, rank, run):
+    from mxnet_tb._training import distributed
+
+    distributed.set_mode(mode)
+    distributed.observe(DistKVStore(rank=rank))  # as the trainer's dist_sync kvstore tells it at the first step
+    est = estimator()
+    handler = tb.gluon.EstimatorHandler(logdir=str(tmp_path / "logs"), every=3)
+    est.fit(gm.loader(), epochs=1, event_handlers=[handler])
+    if run is None:
+        assert not (tmp_path / "logs").exists()
+        return
+    assert [s for s, _ in scalars(tmp_path / "logs" / run, "train/accuracy")] == list(range(BATCHES))
+    assert [s for s, _ in scalars(tmp_path / "logs" / run, "grads/norm/cnn_conv0_weight")] == [0, 3]

@@ -26,12 +26,12 @@ from typing import Any
 from mxnet.gluon.contrib.estimator.event_handler import BatchBegin, BatchEnd, EpochBegin, EpochEnd, TrainBegin, TrainEnd
 
 from .._training.default import resolve_writer
-from .._training.distributed import logs_here, observe
+from .._training.distributed import logdir_for, logs_here, observe
 from .._values.convert import to_count
 from ..errors import warn_user
 from ..writer import SummaryWriter
 from ._metrics import LearningRate, Series, check_layout, loss_value, metric_values
-from ._watch import Watch, watch
+from ._watch import ACTIVATION_STATS, GRAD_STATS, WEIGHT_STATS, Watch
 
 __all__ = ["EstimatorHandler"]
 
@@ -50,9 +50,10 @@ def _measured(scores: list[Any]) -> bool:
 class EstimatorHandler(TrainBegin, EpochBegin, BatchBegin, BatchEnd, EpochEnd, TrainEnd):
     """An Estimator event handler logging training to TensorBoard (see the module docstring for tags).
 
-    ``logdir``: a log directory for a writer of its own (closed at the end of each ``fit``); else ``writer``;
-    else the default writer (``tb.init``). ``every``: batches between gradient / weight / activation logs
-    (``grads``, ``weights``, ``activations`` as in ``watch``). ``graph``: log the network graph at the first
+    ``logdir``: a log directory for a writer of its own (closed at the end of each ``fit``; in a distributed
+    job ``<logdir>/worker-<rank>`` or rank 0 only, as ``tb.init``); else ``writer``; else the default writer.
+    ``every``: batches between gradient / weight / activation logs (``grads``, ``weights``, ``activations``
+    as in ``watch``). ``graph``: log the network graph at the first
     batch. ``layout='runs'``: runs ``train`` and ``val`` with identical tags, overlaid by TensorBoard.
 
     Example::
@@ -102,12 +103,11 @@ class EstimatorHandler(TrainBegin, EpochBegin, BatchBegin, BatchEnd, EpochEnd, T
     def train_begin(self, estimator: Any, *args: Any, **kwargs: Any) -> None:
         if self._watch is not None:  # a previous fit raised before train_end
             self._watch.remove()
-        writer = self._given_writer
-        if self.logdir is not None:
-            writer = self._own_writer = SummaryWriter(self.logdir)
+        self._close_own_writer()  # a previous fit that raised left it open
+        writer: Any = self._given_writer if self.logdir is None else self._logdir_writer
         self._train = Series(writer, "train", self.layout)
         self._val = Series(writer, "val", self.layout)
-        self._watch = watch(
+        self._watch = Watch(
             estimator.net,
             estimator.trainer,
             every=self.every,
@@ -115,6 +115,11 @@ class EstimatorHandler(TrainBegin, EpochBegin, BatchBegin, BatchEnd, EpochEnd, T
             weights=self.weights,
             activations=self.activations,
             writer=writer,
+            pattern=".*",
+            histograms=True,
+            grad_stats=GRAD_STATS,
+            weight_stats=WEIGHT_STATS,
+            activation_stats=ACTIVATION_STATS,
             layout=self.layout,
         )
         self._val_seen = _fingerprint(estimator.val_metrics)
@@ -150,9 +155,8 @@ class EstimatorHandler(TrainBegin, EpochBegin, BatchBegin, BatchEnd, EpochEnd, T
             self._watch.remove()
             self._watch = None
         if self._own_writer is not None:
-            self._own_writer.close()
-            self._own_writer = None
-        elif self._logs(estimator):
+            self._close_own_writer()
+        elif self.logdir is None and self._logs(estimator):
             self._train.writer.flush()
 
     # -- helpers --------------------------------------------------------------------------------------------
@@ -162,6 +166,19 @@ class EstimatorHandler(TrainBegin, EpochBegin, BatchBegin, BatchEnd, EpochEnd, T
         if self._watch is None:
             raise RuntimeError("EstimatorHandler got a batch event before train_begin; pass it to Estimator.fit")
         return self._watch
+
+    def _logdir_writer(self) -> SummaryWriter:
+        """The writer of ``logdir=``, created at the first value, when a distributed worker knows its rank:
+        ``<logdir>/worker-<rank>`` in per_worker mode (a process that does not log never asks)."""
+        if self._own_writer is None:
+            assert self.logdir is not None
+            self._own_writer = SummaryWriter(logdir_for(self.logdir) or self.logdir)
+        return self._own_writer
+
+    def _close_own_writer(self) -> None:
+        writer, self._own_writer = self._own_writer, None
+        if writer is not None:
+            writer.close()
 
     def _logs(self, estimator: Any) -> bool:
         observe(estimator.trainer)

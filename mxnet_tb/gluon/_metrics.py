@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, Union
 
 from .._training.default import default_writer, resolve_writer
 from .._training.distributed import logs_here, updates_on_servers
@@ -18,9 +18,33 @@ from .._values.convert import to_step
 from .._values.names import clean_tag
 from ..writer import SummaryWriter
 
-__all__ = ["LAYOUTS", "LearningRate", "Series", "check_layout", "log_metrics", "loss_value", "metric_values"]
+__all__ = [
+    "LAYOUTS",
+    "LearningRate",
+    "Series",
+    "WriterChoice",
+    "check_layout",
+    "check_writer_choice",
+    "chosen_writer",
+    "log_metrics",
+    "loss_value",
+    "metric_values",
+]
 
 LAYOUTS = ("tags", "runs")
+
+# A writer, a function creating one when first needed (the EstimatorHandler's ``logdir=``), or None: the default.
+WriterChoice = Union[SummaryWriter, Callable[[], SummaryWriter], None]
+
+
+def check_writer_choice(choice: Any) -> WriterChoice:
+    return choice if callable(choice) and not isinstance(choice, SummaryWriter) else resolve_writer(choice)
+
+
+def chosen_writer(choice: WriterChoice) -> SummaryWriter:
+    if choice is None:
+        return default_writer()
+    return choice if isinstance(choice, SummaryWriter) else choice()
 
 
 def check_layout(layout: Any) -> str:
@@ -32,14 +56,14 @@ def check_layout(layout: Any) -> str:
 class Series:
     """Where scalars go: tags ``<prefix>/<name>``, or (``layout="runs"``) run ``<prefix>``, tag ``<name>``."""
 
-    def __init__(self, writer: SummaryWriter | None, prefix: str, layout: str) -> None:
-        self._writer = resolve_writer(writer)
+    def __init__(self, writer: WriterChoice, prefix: str, layout: str) -> None:
+        self._writer = check_writer_choice(writer)
         self.prefix = clean_tag(prefix, name="prefix")
         self.layout = check_layout(layout)
 
     @property
     def writer(self) -> SummaryWriter:
-        return self._writer or default_writer()
+        return chosen_writer(self._writer)
 
     def log(self, name: str, value: float, step: int) -> None:
         if self.layout == "runs":

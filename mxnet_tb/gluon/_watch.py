@@ -34,13 +34,20 @@ from typing import Any
 import numpy as np
 
 from .._training import gluon_adapter as gluon_state
-from .._training.default import default_writer, resolve_writer
 from .._training.distributed import logs_here, observe
 from .._training.stats import check_stats
 from .._values.convert import to_count
 from ..writer import SummaryWriter
 from ._activations import ActivationTap
-from ._metrics import LearningRate, Series, loss_value, metric_values
+from ._metrics import (
+    LearningRate,
+    Series,
+    WriterChoice,
+    check_writer_choice,
+    chosen_writer,
+    loss_value,
+    metric_values,
+)
 from ._tensors import TensorSummary, summarize
 
 __all__ = ["Watch", "watch"]
@@ -89,7 +96,7 @@ class Watch:
         grads: bool,
         weights: bool,
         activations: bool,
-        writer: SummaryWriter | None,
+        writer: WriterChoice,
         pattern: str,
         histograms: bool,
         grad_stats: Sequence[str],
@@ -102,7 +109,7 @@ class Watch:
         self.weights = _check_bool(weights, "weights")
         self.activations = _check_bool(activations, "activations")
         self.histograms = _check_bool(histograms, "histograms")
-        self._writer = resolve_writer(writer)
+        self._writer = check_writer_choice(writer)
         self._pattern = _check_pattern(pattern)
         self.grad_stats = check_stats(grad_stats, name="grad_stats")
         self.weight_stats = check_stats(weight_stats, name="weight_stats")
@@ -136,7 +143,7 @@ class Watch:
 
     @property
     def writer(self) -> SummaryWriter:
-        return self._writer or default_writer()
+        return chosen_writer(self._writer)
 
     def log_metrics(self, metric: Any = None, *, loss: Any = None) -> None:
         """Log the batch just stepped: ``train/<metric>``, ``train/loss`` (mean of ``loss``), ``train/lr`` and
