@@ -141,10 +141,11 @@ def test_bad_arguments_are_refused_naming_the_value():
         tb.gluon.EstimatorHandler(layout="grid")
 
 
+@pytest.mark.usefixtures("dist_env")
 @pytest.mark.parametrize(
     ("mode", "rank", "run"), [("per_worker", 1, "worker-1"), ("rank0", 0, "."), ("rank0", 1, None)]
 )
-def test_logdir_follows_the_distributed_rules(dist_env, tmp_path, mode, rank, run):
+def test_logdir_follows_the_distributed_rules(tmp_path, mode, rank, run):
     from mxnet_tb._training import distributed
 
     distributed.set_mode(mode)
