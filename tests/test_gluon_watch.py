@@ -148,17 +148,27 @@ def test_activations_of_hybridized_and_imperative_nets_with_zero_fraction(logdir
     if hybrid:
         net.hybridize()
     trainer = gm.trainer(net)
-    seen = {}
+    seen, hidden = {}, {}
+
+    def look(block, args, output):
+        seen.setdefault(handle.step + 1, []).append(output)
+        with autograd.pause():  # Dense(8, relu)'s output for the same input, computed apart
+            hidden.setdefault(handle.step + 1, []).append(net[0:3](args[0]).asnumpy())
+
     with SummaryWriter(logdir) as sw:
         handle = tb.gluon.watch(net, trainer, every=2, grads=False, activations=True, writer=sw)
-        probe = net.register_forward_hook(lambda b, a, o: seen.setdefault(handle.step + 1, []).append(o))
+        probe = net.register_forward_hook(look)
         train(net, trainer, ctx, handle, batches=3)
         probe.detach()
         handle.remove()
     acc = accumulate(logdir)
     tags = set(acc.Tags()["tensors"])
     assert {"activations/zero_fraction/cnn_dense0_relu", "activations/zero_fraction/cnn_conv0_relu"} <= tags
-    assert [s for s, _ in scalars(logdir, "activations/zero_fraction/cnn_dense0_relu")] == [0, 2]
+    zero = scalars(logdir, "activations/zero_fraction/cnn_dense0_relu")
+    assert [s for s, _ in zero] == [0, 2]
+    for step, value in zero:
+        outputs = np.concatenate([h.ravel() for h in hidden[step]])
+        assert 0 < value < 1 and value == pytest.approx(np.mean(outputs == 0), abs=1e-9)
     # the last layer's output is the network's output: its mean over both devices' slices is checkable
     name = "cnn_dense1"
     means = scalars(logdir, f"activations/mean/{name}")
