@@ -197,7 +197,7 @@ class EstimatorHandler(TrainBegin, EpochBegin, BatchBegin, BatchEnd, EpochEnd, T
         if batch.loss is not None:
             self._train.log("loss", batch.loss, step)
         self._train.log("lr", self._learning_rate.at(estimator.trainer, step), step)
-        samples = _batch_size(batch.data)
+        samples = _batch_size(batch.data, getattr(estimator, "batch_axis", 0))
         if self._since is not None and samples and batch.ended > self._since and not batch.slowed:
             self._train.log("samples_per_sec", samples / (batch.ended - self._since), step)
         self._since = None if validated else batch.ended
@@ -239,6 +239,7 @@ def metric_values_of(scores: list[Any]) -> list[tuple[str, float]]:
     return [pair for m in scores for pair in metric_values(m, strip=_ESTIMATOR_PREFIXES)]
 
 
-def _batch_size(batch: Any) -> int:
+def _batch_size(batch: Any, axis: int) -> int:
     data = batch[0] if isinstance(batch, (list, tuple)) and batch else None
-    return int(data.shape[0]) if hasattr(data, "shape") and data.shape else 0
+    shape = getattr(data, "shape", None)
+    return int(shape[axis]) if shape and -len(shape) <= axis < len(shape) else 0
