@@ -15,7 +15,7 @@ and noisy.
 - ``Estimator.fit`` bare and with ``EstimatorHandler(every=100)`` (per-batch scalars, gradients every 100).
 - ``--resnet``: the same bare / watch comparison on ResNet-18 (CIFAR-sized 32x32 inputs, batch 32).
 
-    .venv/bin/python bench/bench_gluon.py [--batches 300] [--repeat 5] [--resnet]
+    .venv/bin/python bench/bench_gluon.py [--rounds 20] [--resnet]
 """
 
 from __future__ import annotations
@@ -40,6 +40,11 @@ from mxnet.gluon.model_zoo import vision
 import mxnet_tb as tb
 
 TARGET_SLOWDOWN = 0.03
+CHUNK = 100  # batches per timed chunk: one logged batch each with every=100
+# The process's CPU time (all its threads): on a shared machine other processes' load inflates wall-clock times
+# by several times and at random, while the work a configuration adds shows in its own CPU time. ``--wall``
+# switches to wall-clock time (for a quiet machine).
+CLOCK = time.process_time
 
 
 def digits_cnn() -> nn.HybridSequential:
@@ -78,47 +83,72 @@ def fresh(make_net: Callable[[], nn.HybridBlock], sample: mx.nd.NDArray) -> tupl
     return net, gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.01})
 
 
-def loop_seconds(
-    make_net: Callable[[], nn.HybridBlock], data: list[Any], watched: dict[str, Any] | None, scalars: bool = True
-) -> float:
-    """A plain loop that updates an accuracy metric every batch (as loops do), optionally watched and logging."""
-    net, trainer = fresh(make_net, data[0][0])
-    loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
-    with tb.SummaryWriter(tempfile.mkdtemp(prefix="bench-gluon-")) as writer:
-        handle = tb.gluon.watch(net, trainer, writer=writer, **watched) if watched is not None else None
-        metric = mx.metric.Accuracy()
+class Loop:
+    """A hand-written loop on its own net and trainer, optionally watched; ``run`` times a chunk of batches."""
+
+    def __init__(
+        self, make_net: Callable[[], nn.HybridBlock], data: list[Any], watched: dict[str, Any] | None, scalars: bool
+    ) -> None:
+        self.data = data
+        self.net, self.trainer = fresh(make_net, data[0][0])
+        self.loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
+        self.writer = tb.SummaryWriter(tempfile.mkdtemp(prefix="bench-gluon-"))
+        self.handle = tb.gluon.watch(self.net, self.trainer, writer=self.writer, **watched) if watched else None
+        self.scalars = scalars
+        self.metric = mx.metric.Accuracy()
+
+    def run(self) -> float:
+        """Forward, backward, step and an accuracy update per batch (as loops do), plus log_metrics if asked."""
         gc.collect()
-        started = time.perf_counter()
-        for x, y in data:
+        started = CLOCK()
+        for x, y in self.data:
             with autograd.record():
-                out = net(x)
-                loss = loss_fn(out, y)
+                out = self.net(x)
+                loss = self.loss_fn(out, y)
             loss.backward()
-            trainer.step(x.shape[0])
-            metric.update(y, out)
-            if handle is not None and scalars:
-                handle.log_metrics(metric, loss=loss)
+            self.trainer.step(x.shape[0])
+            self.metric.update(y, out)
+            if self.handle is not None and self.scalars:
+                self.handle.log_metrics(self.metric, loss=loss)
         mx.nd.waitall()
-        seconds = time.perf_counter() - started
-        if handle is not None:
-            handle.remove()
-        return seconds
+        return CLOCK() - started
 
 
-def estimator_seconds(data: list[Any], with_handler: bool) -> float:
-    net, trainer = fresh(digits_cnn, data[0][0])
-    loader = gluon.data.DataLoader(  # the ready batches, one by one, as the Estimator wants a DataLoader
-        _Preloaded(data), batch_sampler=[[i] for i in range(len(data))], batchify_fn=lambda items: items[0]
-    )
-    est = Estimator(net, gluon.loss.SoftmaxCrossEntropyLoss(), train_metrics=mx.metric.Accuracy(), trainer=trainer)
-    est.logger.setLevel(logging.WARNING)
-    with tb.SummaryWriter(tempfile.mkdtemp(prefix="bench-gluon-")) as writer:
-        handlers = [tb.gluon.EstimatorHandler(writer=writer, every=100, graph=False)] if with_handler else []
+class Fit:
+    """``Estimator.fit(batches=len(data))`` on its own net, with or without an EstimatorHandler kept across fits."""
+
+    def __init__(self, data: list[Any], with_handler: bool) -> None:
+        net, trainer = fresh(digits_cnn, data[0][0])
+        self.loader = gluon.data.DataLoader(  # the ready batches, one by one, as the Estimator wants a DataLoader
+            _Preloaded(data), batch_sampler=[[i] for i in range(len(data))], batchify_fn=lambda items: items[0]
+        )
+        self.est = Estimator(
+            net, gluon.loss.SoftmaxCrossEntropyLoss(), train_metrics=mx.metric.Accuracy(), trainer=trainer
+        )
+        self.est.logger.setLevel(logging.WARNING)
+        self.writer = tb.SummaryWriter(tempfile.mkdtemp(prefix="bench-gluon-"))
+        self.handlers = [tb.gluon.EstimatorHandler(writer=self.writer, every=100, graph=False)] if with_handler else []
+        self.batches = len(data)
+
+    def run(self) -> float:
         gc.collect()
-        started = time.perf_counter()
-        est.fit(loader, epochs=1, event_handlers=handlers)
+        started = CLOCK()
+        self.est.fit(self.loader, batches=self.batches, event_handlers=list(self.handlers))
         mx.nd.waitall()
-        return time.perf_counter() - started
+        return CLOCK() - started
+
+
+def interleaved(configs: dict[str, Any], rounds: int) -> dict[str, float]:
+    """The best chunk time per configuration over ``rounds`` rounds, each running every configuration once.
+
+    Chunks are 100 batches with ``every=100``: each holds exactly one logged batch, as a long run does. Short
+    chunks in turn spread the load of a shared machine over all configurations alike.
+    """
+    best: dict[str, float] = {}
+    for _ in range(rounds):
+        for name, runner in configs.items():
+            keep_min(best, name, runner.run())
+    return best
 
 
 class _Preloaded(gluon.data.Dataset):
@@ -136,7 +166,9 @@ class _Preloaded(gluon.data.Dataset):
 
 def report(title: str, best: dict[str, float], count: int, base_name: str) -> None:
     print(title)
-    print(f"{'configuration':44s} {'ms/batch':>9s} {'vs bare':>9s}")
+    print(
+        f"{'configuration':44s} {'ms/batch':>9s} {'vs bare':>9s}   ({'wall' if CLOCK is time.perf_counter else 'CPU'})"
+    )
     for name, seconds in best.items():
         base = best[base_name if not name.startswith("Estimator") else "Estimator.fit bare"]
         print(f"{name:44s} {seconds / count * 1e3:9.3f} {seconds / base - 1:+9.1%}")
@@ -144,32 +176,30 @@ def report(title: str, best: dict[str, float], count: int, base_name: str) -> No
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--batches", type=int, default=300)
-    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=20, help="chunks of 100 batches per configuration")
     parser.add_argument("--resnet", action="store_true", help="also ResNet-18 (slow on a CPU)")
-    parser.add_argument("--resnet-batches", type=int, default=100)
+    parser.add_argument("--resnet-rounds", type=int, default=3)
+    parser.add_argument("--wall", action="store_true", help="time wall-clock instead of the process's CPU time")
     args = parser.parse_args()
+    global CLOCK
+    CLOCK = time.perf_counter if args.wall else time.process_time
     warnings.simplefilter("ignore", DeprecationWarning)  # scipy.sparse deprecations inside MXNet's DataLoader
     print_environment([("python", python_version()), ("mxnet", version_of("mxnet")), ("mxnet_tb", tb.__version__)])
-    data = batches(args.batches, 64, 8, 1)
-    configs: dict[str, Callable[[], float]] = {
-        "bare loop": lambda: loop_seconds(digits_cnn, data, None),
-        "watch(every=100), no log_metrics": lambda: loop_seconds(digits_cnn, data, {"every": 100}, scalars=False),
-        "watch(every=100)": lambda: loop_seconds(digits_cnn, data, {"every": 100}),
-        "watch(every=100, weights=True)": lambda: loop_seconds(digits_cnn, data, {"every": 100, "weights": True}),
-        "watch(every=100, activations=True)": lambda: loop_seconds(
-            digits_cnn, data, {"every": 100, "activations": True}
-        ),
-        "Estimator.fit bare": lambda: estimator_seconds(data, False),
-        "Estimator.fit + EstimatorHandler(every=100)": lambda: estimator_seconds(data, True),
+    data = batches(CHUNK, 64, 8, 1)
+    configs: dict[str, Any] = {
+        "bare loop": Loop(digits_cnn, data, None, scalars=False),
+        "watch(every=100), no log_metrics": Loop(digits_cnn, data, {"every": 100}, scalars=False),
+        "watch(every=100)": Loop(digits_cnn, data, {"every": 100}, scalars=True),
+        "watch(every=100, weights=True)": Loop(digits_cnn, data, {"every": 100, "weights": True}, scalars=True),
+        "watch(every=100, activations=True)": Loop(digits_cnn, data, {"every": 100, "activations": True}, True),
+        "Estimator.fit bare": Fit(data, with_handler=False),
+        "Estimator.fit + EstimatorHandler(every=100)": Fit(data, with_handler=True),
     }
-    loop_seconds(digits_cnn, data[:20], None)  # warm up MXNet's kernels and allocator
-    best: dict[str, float] = {}
-    for _ in range(args.repeat):
-        for name, run in configs.items():
-            keep_min(best, name, run())
-    report(f"digits CNN, batch 64, {args.batches} batches per run, best of {args.repeat} (interleaved)", best,
-           args.batches, "bare loop")  # fmt: skip
+    interleaved(configs, 1)  # warm up MXNet's kernels, the allocator and the writers
+    best = interleaved(configs, args.rounds)
+    report(
+        f"digits CNN, batch 64, best of {args.rounds} interleaved chunks of {CHUNK} batches", best, CHUNK, "bare loop"
+    )
     for name, base in (
         ("watch(every=100)", "bare loop"),
         ("Estimator.fit + EstimatorHandler(every=100)", "Estimator.fit bare"),
@@ -178,17 +208,18 @@ def main() -> None:
         verdict = "met" if slowdown < TARGET_SLOWDOWN else "NOT met"
         print(f"{name} slowdown: {slowdown:+.1%} (target < {TARGET_SLOWDOWN:.0%}) [{verdict}]")
     if args.resnet:
-        data = batches(args.resnet_batches, 32, 32, 3)
+        data = batches(CHUNK, 32, 32, 3)
         resnet = {
-            "bare loop": lambda: loop_seconds(resnet18, data, None),
-            "watch(every=100)": lambda: loop_seconds(resnet18, data, {"every": 100}),
+            "bare loop": Loop(resnet18, data, None, scalars=False),
+            "watch(every=100)": Loop(resnet18, data, {"every": 100}, scalars=True),
         }
-        best = {}
-        for _ in range(max(1, args.repeat // 2)):
-            for name, run in resnet.items():
-                keep_min(best, name, run())
+        interleaved(resnet, 1)
+        best = interleaved(resnet, args.resnet_rounds)
         report(
-            f"ResNet-18, 32x32, batch 32, {args.resnet_batches} batches per run", best, args.resnet_batches, "bare loop"
+            f"ResNet-18, 32x32, batch 32, best of {args.resnet_rounds} chunks of {CHUNK} batches",
+            best,
+            CHUNK,
+            "bare loop",
         )
 
 

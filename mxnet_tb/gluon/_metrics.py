@@ -12,6 +12,8 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any, Union
 
+import numpy as np
+
 from .._training.default import default_writer, resolve_writer
 from .._training.distributed import logs_here, updates_on_servers
 from .._values.convert import to_step
@@ -86,13 +88,16 @@ def metric_values(metric: Any, strip: Sequence[str] = ()) -> list[tuple[str, flo
 
 
 def loss_value(loss: Any) -> float:
-    """The mean of a loss NDArray, or of a list of them (one per device), over all their entries."""
+    """The mean of a loss NDArray, or of a list of them (one per device), over all their entries.
+
+    Copied to the host as is: an NDArray ``sum`` would be one more operator per batch and device.
+    """
     parts = loss if isinstance(loss, (list, tuple)) else [loss]
     if not parts or not all(hasattr(part, "asnumpy") for part in parts):
         raise TypeError(f"loss must be an NDArray or a list of NDArrays; got {type(loss).__name__}: {loss!r:.80}")
-    total = sum(float(part.sum().asscalar()) for part in parts)
-    count = sum(int(part.size) for part in parts)
-    return total / count if count else math.nan
+    values = [part.asnumpy() for part in parts]
+    count = sum(v.size for v in values)
+    return float(sum(v.sum(dtype=np.float64) for v in values) / count) if count else math.nan
 
 
 class LearningRate:
