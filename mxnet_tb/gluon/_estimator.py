@@ -129,8 +129,10 @@ class EstimatorHandler(TrainBegin, EpochBegin, BatchBegin, BatchEnd, EpochEnd, T
         self._since = time.perf_counter()  # time between epochs (validation, checkpoints) is not training speed
 
     def batch_begin(self, estimator: Any, *args: Any, **kwargs: Any) -> None:
-        self._log_finished_batch(estimator)
-        self._log_new_validation(estimator)
+        if self._pending is not None:
+            self._log_finished_batch(estimator)  # and any validation since it ended
+        else:
+            self._log_new_validation(estimator)
         self._stepped_before = self._handle.step
 
     def batch_end(self, estimator: Any, *args: Any, **kwargs: Any) -> bool:
@@ -145,7 +147,7 @@ class EstimatorHandler(TrainBegin, EpochBegin, BatchBegin, BatchEnd, EpochEnd, T
 
     def epoch_end(self, estimator: Any, *args: Any, **kwargs: Any) -> bool:
         self._log_finished_batch(estimator)
-        self._log_new_validation(estimator)
+        self._log_new_validation(estimator)  # (again: a batch logged above may have seen it already)
         return False
 
     def train_end(self, estimator: Any, *args: Any, **kwargs: Any) -> None:
