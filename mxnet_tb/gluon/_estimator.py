@@ -8,8 +8,11 @@ epoch values the Estimator's ``MetricHandler`` keeps, without its ``training `` 
 and activations every ``every`` batches, through ``watch`` (its tags), and the network graph once.
 
 The step is the batch index, counted from the first batch the trainer steps and continuing across ``fit``
-calls. The handler's ``priority`` (default 0) puts it after the Estimator's gradient update (-2000) and
-metric and validation handlers (-1000), and before its ``LoggingHandler`` (inf); other priorities work too.
+calls. A batch is logged at the handler's next event (the next batch's begin, the epoch's end), when every
+batch-end handler has run: its metrics include it and its step is that of its update whatever the priorities
+(``priority`` defaults to 0, between the Estimator's metric and validation handlers, -1000, and its
+``LoggingHandler``, inf). A new validation is recognised by the validation metrics' counts and sums changing:
+two evaluations in a row with identical results are logged once.
 
 Example::
 
