@@ -210,7 +210,16 @@ def test_watch_finds_the_trainer_and_refuses_bad_arguments(logdir):
         tb.gluon.watch(net, trainer, every=0)
     with pytest.raises(TypeError, match="grads must be a bool"):
         tb.gluon.watch(net, trainer, grads="yes")
+    with pytest.raises(ValueError, match=r"pattern '\(' is not a valid regular expression"):
+        tb.gluon.watch(net, trainer, pattern="(")
+    with pytest.raises(ValueError, match="grad_stats: unknown statistic 'median'"):
+        tb.gluon.watch(net, trainer, grad_stats=("norm", "median"))
+    with pytest.raises(TypeError, match=r"trainer must be a gluon\.Trainer or None; got dict"):
+        tb.gluon.watch(net, {})
+    with pytest.raises(TypeError, match=r"writer must be a mxnet_tb\.SummaryWriter or None; got str"):
+        tb.gluon.watch(net, trainer, writer="runs/x")
     assert "step" not in vars(trainer)  # a refused call changes nothing
+    assert not net._forward_pre_hooks and not net[0]._forward_hooks
     with SummaryWriter(logdir) as sw:
         handle = tb.gluon.watch(net, writer=sw)
         assert handle.trainer is trainer
