@@ -15,7 +15,11 @@ Anywhere (Gluon, NumPy)::
 
 No edits at all: ``tb.autolog()`` (or ``mxnet-tb run -- train.py ARGS``) adds all of the above to every ``fit``.
 
-The monitors import MXNet when first used; ``import mxnet_tb`` alone does not.
+Gluon (``tb.gluon.watch(net, trainer)``, ``tb.gluon.EstimatorHandler()``)::
+
+    >>> handle = tb.gluon.watch(net, trainer, every=100)                           # doctest: +SKIP
+
+The monitors and ``tb.gluon`` import MXNet when first used; ``import mxnet_tb`` alone does not.
 """
 
 from typing import Any
@@ -61,6 +65,7 @@ __all__ = [
     "__version__",
     "autolog",
     "default_writer",
+    "gluon",
     "init",
     "make_image_grid",
     "model_card",
@@ -76,4 +81,8 @@ def __getattr__(name: str) -> Any:
         from . import monitors
 
         return getattr(monitors, name)
+    if name == "gluon":  # tb.gluon.watch / EstimatorHandler: importing it imports MXNet
+        import importlib
+
+        return importlib.import_module(".gluon", __name__)
     raise AttributeError(f"module 'mxnet_tb' has no attribute {name!r}")

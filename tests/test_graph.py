@@ -8,6 +8,7 @@ import mxnet as mx
 import numpy as np
 import pytest
 from google.protobuf import text_format
+from mxnet import gluon
 from mxnet.gluon import nn
 from mxnet.gluon.model_zoo import vision
 from tensorboard.compat.proto import graph_pb2
@@ -381,11 +382,46 @@ def test_unsupported_nets_are_type_errors_naming_what_was_given():
         graph_def(42)
     with pytest.raises(TypeError, match=r"got bytes"):
         graph_def(b"net-symbol.json")
-    with pytest.raises(TypeError, match=r"Sequential, which is not a HybridBlock"):
-        graph_def(nn.Sequential())
+    with pytest.raises(TypeError, match=r"NDArrayOnly, not a HybridBlock, .*its forward needs NDArrays"):
+        graph_def(NDArrayOnly())
     module = mx.mod.Module(small_symbol(), context=mx.cpu())
     with pytest.raises(TypeError, match=r"Module; pass its symbol"):
         graph_def(module)
+
+
+class NDArrayOnly(gluon.Block):
+    def forward(self, x):
+        return mx.nd.relu(x) + mx.nd.ones((1,))
+
+
+def test_plain_sequential_of_hybrid_blocks_traces_like_hybrid_sequential():
+    plain = nn.Sequential(prefix="net_")
+    with plain.name_scope():
+        plain.add(nn.Conv2D(4, 3), nn.BatchNorm(), nn.Activation("relu"), nn.Dense(3))
+    shapes = {"data": (2, 1, 8, 8)}
+    traced = graph_def(plain, shapes=shapes)
+    hybrid = graph_def(small_block(), shapes=shapes)
+    assert [(n.name, n.op, list(n.input)) for n in traced.node] == [(n.name, n.op, list(n.input)) for n in hybrid.node]
+    assert [n.op for n in traced.node if n.op not in ("Input", "Parameter", "AuxiliaryState")] == [
+        "Convolution",
+        "BatchNorm",
+        "Activation",
+        "FullyConnected",
+    ]
+
+
+def test_block_whose_forward_only_uses_symbol_methods_is_traced():
+    class Head(gluon.Block):
+        def __init__(self):
+            super().__init__(prefix="head_")
+            with self.name_scope():
+                self.fc = nn.Dense(3)
+
+        def forward(self, x):
+            return self.fc(x).relu()
+
+    ops = [n.op for n in graph_def(Head()).node]
+    assert ops[-2:] == ["FullyConnected", "relu"]
 
 
 def test_blocks_with_other_inputs_say_how_to_pass_them():

@@ -33,7 +33,11 @@ EXPECTED = {
     "model_card",
     "profile",
     "ProfilerUnavailableError",
+    # Gluon (a subpackage, imported on first use)
+    "gluon",
 }
+
+GLUON_EXPECTED = {"EstimatorHandler", "Watch", "log_metrics", "watch"}
 
 
 def test_public_names_are_exactly_the_intended_ones():
@@ -79,3 +83,21 @@ def test_monitors_export_the_monitors_each_with_uninstall():
     for name in monitors.__all__:
         uninstall = getattr(mxnet_tb, name).uninstall
         assert inspect.getdoc(uninstall) and "return" in uninstall.__annotations__, name
+
+
+def test_gluon_names_are_exactly_the_intended_ones_and_documented():
+    gluon = mxnet_tb.gluon
+    assert set(gluon.__all__) == GLUON_EXPECTED
+    for name in GLUON_EXPECTED:
+        assert inspect.getdoc(getattr(gluon, name)), name
+    for function in (gluon.watch, gluon.log_metrics, gluon.EstimatorHandler.__init__, gluon.Watch.log_metrics):
+        assert "return" in function.__annotations__, function
+
+
+def test_importing_the_package_does_not_import_gluon_until_it_is_used():
+    code = (
+        "import sys, mxnet_tb; print('mxnet_tb.gluon' in sys.modules); "
+        "mxnet_tb.gluon.watch; print('mxnet' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "True"]

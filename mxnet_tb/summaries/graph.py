@@ -92,10 +92,7 @@ def _to_symbol(net: Any) -> Any:
         if isinstance(net, mx.gluon.HybridBlock):
             return _trace_block(mx, net)
         if isinstance(net, mx.gluon.Block):
-            raise TypeError(
-                f"net is a Gluon {type(net).__name__}, which is not a HybridBlock and so cannot be turned into a "
-                "symbol; build it from HybridBlocks (e.g. nn.HybridSequential instead of nn.Sequential)"
-            )
+            return _trace_plain_block(mx, net)
         if isinstance(net, mx.mod.BaseModule):
             raise TypeError(f"net is a {type(net).__name__}; pass its symbol instead (module.symbol)")
     raise TypeError(
@@ -135,6 +132,22 @@ def _trace_block(mx: Any, block: Any) -> Any:
     if not outputs or not all(isinstance(o, mx.sym.Symbol) for o in outputs):
         raise TypeError(f"{type(block).__name__} called on a symbol returned {_describe(out)}, not symbols")
     return outputs[0] if len(outputs) == 1 else mx.sym.Group(outputs)
+
+
+def _trace_plain_block(mx: Any, block: Any) -> Any:
+    """The symbol of a Block that is not a HybridBlock, traced by calling it on a symbol.
+
+    An ``nn.Sequential`` of HybridBlocks (or any ``forward`` that only calls hybridizable children and Symbol
+    methods) traces like a HybridBlock; a ``forward`` that needs NDArrays cannot, and says so.
+    """
+    try:
+        return _trace_block(mx, block)
+    except (TypeError, ValueError, AttributeError, AssertionError, NotImplementedError, mx.base.MXNetError) as exc:
+        raise TypeError(
+            f"net is a Gluon {type(block).__name__}, not a HybridBlock, and calling it on "
+            f"mx.sym.var('data') failed ({_first_line(exc)}): its forward needs NDArrays. Build it from "
+            "HybridBlocks (e.g. nn.HybridSequential), or pass the symbol of the part that can be traced"
+        ) from exc
 
 
 def _flatten(value: Any) -> Iterable[Any]:
