@@ -13,7 +13,6 @@ GLUON_SCRIPT = Path(__file__).with_name("dist_gluon_job.py")
 BATCHES = 4
 PARAM = "cnn_dense1_weight"
 
-root_port = module_jobs.root_port
 
 
 @pytest.fixture
