@@ -11,7 +11,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -25,7 +25,7 @@ from ._io.purge import purge_run, session_start_event
 from ._io.record import frame
 from ._values.convert import MAX_STEP, to_float, to_numpy, to_step, to_walltime
 from ._values.names import clean_tag, path_tag, run_dir
-from .errors import StepOrderWarning, WriterClosedError, warn_user
+from .errors import EncodeError, StepOrderWarning, WriterClosedError, warn_user
 from .summaries.audio import audio_value
 from .summaries.custom_scalars import Layout, check_layout, layout_value, merge_layouts
 from .summaries.embedding import check_embedding, embedding_info, metadata_tsv, sprite_png, tensor_file
@@ -134,6 +134,7 @@ class SummaryWriter:
         self._layout_lock = threading.Lock()  # orders add_custom_scalars calls
         self._hparams_runs: set[str] = set()  # runs that have their hparams
         self._embedding_steps: dict[str, int] = {}  # embedding tag -> last step
+        self._later_tags: dict[tuple[str, ...], frozenset[str]] = {}  # add_summary_later's checked tag tuples
 
     # -- lifecycle ----------------------------------------------------------------------------------------
 
@@ -358,6 +359,62 @@ class SummaryWriter:
             to_numpy(bucket_counts, name=f"bucket_counts for tag {clean!r}"),
         )
         self._write_value("", value, global_step, walltime)
+
+    def add_summary_later(
+        self,
+        tags: Sequence[str],
+        build: Callable[[], Sequence[summary_pb2.Summary.Value]],
+        global_step: int,
+        walltime: float | None = None,
+        size: int = 0,
+    ) -> None:
+        """Log the ``Summary.Value`` protos ``build()`` returns (for some or all of ``tags``) as one event at
+        ``global_step``, built later on the writer's encoder threads.
+
+        For values that are costly to compute, such as a monitor's statistics of a whole batch: the call returns
+        at once. The step is checked and taken now for every tag, and the event keeps its place in the queue,
+        so ``flush()`` and ``close()`` wait for it. ``tags`` must be clean (as ``add_scalar`` would write them).
+        ``size`` is the memory (bytes) the pending build holds; it counts against the queue's bound, and once
+        that is full this call waits for queued events. A build that raises, or returns a value whose tag is
+        not in ``tags``, loses this event only: it is counted in ``dropped_events`` and reported (warned, or
+        raised with ``strict=True``) like a failed write.
+
+        Example::
+
+            >>> loss = lambda: [summary_pb2.Summary.Value(tag="loss", simple_value=0.5)]   # doctest: +SKIP
+            >>> sw.add_summary_later(("loss",), loss, global_step=3)   # doctest: +SKIP
+        """
+        allowed = self._later_tags.get(tags) if type(tags) is tuple else None
+        if allowed is None:
+            names = list(tags) if isinstance(tags, Sequence) and not isinstance(tags, str) else None
+            if not names or not all(isinstance(tag, str) and clean_tag(tag) == tag for tag in names):
+                raise ValueError(f"tags must be a non-empty sequence of clean tags; got {tags!r:.120}")
+            allowed = frozenset(names)
+            if type(tags) is tuple:
+                if len(self._later_tags) >= _MAX_CACHED_TAGS:
+                    self._later_tags.clear()
+                self._later_tags[tags] = allowed
+        if not callable(build):
+            raise TypeError(f"build must be callable; got {build!r:.80}")
+        if isinstance(size, bool) or not isinstance(size, int) or size < 0:
+            raise ValueError(f"size must be an int >= 0; got {size!r}")
+        wall = time.time() if walltime is None else to_walltime(walltime)
+        first = tags[0]
+
+        def encode() -> bytes:
+            values = list(build())
+            stray = [value.tag for value in values if value.tag not in allowed]
+            if stray:
+                raise EncodeError(f"build() returned values for tags it was not given: {stray[:3]}")
+            return frame(summary_event(values, step, wall)) if values else b""
+
+        with self._lock:
+            writer = self._run("")
+            step = self._step("", first, global_step)
+            writer.write(_encoders().submit(encode), size=size)
+            key = self._key("")
+            for tag in allowed:
+                self._last_steps[(key, tag)] = step
 
     def add_image(
         self,

@@ -18,16 +18,16 @@ from .._training.clock import StepClock, calling_module, clock_of
 from .._training.default import default_writer, resolve_writer
 from .._training.distributed import logs_here
 from .._training.hooks import executor_group, hooks_of
-from .._training.stats import check_stats, device_histogram, device_stats, host_stats
+from .._training.stats import check_stats
 from .._values.convert import to_count
-from .._values.names import clean_tag
 from ..errors import NonFiniteError
 from ..writer import SummaryWriter
+from ._report import BatchReport, Plan, device_stats_of
+from ._staging import FlatViews, stage_copy, stage_device_stats, stage_sum_squares
 
 __all__ = ["TensorMonitor"]
 
 REDUCE_MODES = ("auto", "host", "device")
-_HISTOGRAM_STATS = ("min", "max", "mean", "norm")  # what a histogram from device counts needs
 NONFINITE_POLICIES = ("log", "raise")
 
 
@@ -75,6 +75,9 @@ class TensorMonitor(mx.monitor.Monitor):
         self._active = False
         self._step = -1
         self._unhooked = False  # this process does not log (distributed, see _distributed.py): hooks removed
+        self._views = FlatViews()  # flat views of the arrays read every logged batch, made once
+        self._plans: dict[tuple[Any, ...], Plan] = {}
+        self._selection: dict[tuple[int, str], tuple[tuple[Any, ...], list[str], list[list[Any]]]] = {}
 
     # -- MXNet's Monitor interface --------------------------------------------------------------------------
 
@@ -145,35 +148,97 @@ class TensorMonitor(mx.monitor.Monitor):
         return self.re_prog.match(name) is not None
 
     def _log(self, name: str, arrays: Sequence[Any], step: int, scale: float = 1.0) -> float:
-        """Log statistics (and a histogram) of the sum of ``arrays`` (one per device); returns its non-finite count."""
+        """Log statistics (and a histogram) of the sum of ``arrays`` (one per device); returns its non-finite count.
+
+        One tensor, read at once; monitors log a whole batch with ``_log_batch``.
+        """
+        report = self._log_batch([name], [list(arrays)], step, scale, wait=True)
+        return report.nonfinite.get(name, 0.0)
+
+    def _log_batch(
+        self,
+        names: Sequence[str],
+        tensors: Sequence[Sequence[Any]],
+        step: int,
+        scale: float = 1.0,
+        *,
+        join: bool = False,
+        extra: tuple[tuple[str, ...], ...] = (),
+        wait: bool = False,
+    ) -> BatchReport:
+        """Log every tensor of a batch together: ``tensors[i]`` is tensor ``names[i]`` on each device, summed
+        (or with ``join`` laid end to end); ``extra[i]`` names statistics logged for that tensor only.
+
+        The training thread only issues device work here (``_staging.py``); reading it back, the statistics,
+        the protos and their encoding run on the writer's encoder threads (``_report.py``), as one event at
+        ``step``. With ``on_nonfinite='raise'`` (or ``wait``) the batch is reduced now, to stop training at it.
+        """
+        plan = self._plan(tuple(names), extra)
+        sync = wait or self.on_nonfinite == "raise"
+        first = tensors[0]
         on_device = self.reduce == "device" or (
-            self.reduce == "auto" and any(a.context.device_type != "cpu" for a in arrays)
+            self.reduce == "auto" and any(a.context.device_type != "cpu" for a in first)
         )
-        total = self._device_total(arrays, scale) if on_device else self._host_total(arrays, scale)
-        wanted = tuple(dict.fromkeys((*self.stats, "nonfinite", *(_HISTOGRAM_STATS if self.histograms else ()))))
-        stats = device_stats(total, wanted) if on_device else host_stats(total, wanted)
-        writer = self.writer
-        for stat in self.stats:
-            writer.add_scalar(f"{self.kind}/{stat}/{name}", stats[stat], step)
-        finite = total.size - stats["nonfinite"]
-        if self.histograms and finite:
-            tag = clean_tag(f"{self.kind}/hist/{name}")
-            if on_device:  # bring back bucket counts, not the tensor
-                edges, counts = device_histogram(total, stats["min"], stats["max"])
-                writer.add_histogram_raw(
-                    tag,
-                    float(edges[0]),
-                    float(edges[-1]),
-                    int(finite),
-                    stats["mean"] * finite,
-                    stats["norm"] ** 2,
-                    edges[1:],
-                    counts,
-                    step,
-                )
+        report_scale = scale
+        if on_device:
+            if join:
+                totals = [stage_copy([list(pieces)], FlatViews.fresh, join=True).parts[0][1] for pieces in tensors]
+                totals = [total * scale if scale != 1.0 else total for total in totals]
             else:
-                writer.add_histogram(tag, total if not stats["nonfinite"] else total[np.isfinite(total)], step)
-        return stats["nonfinite"]
+                totals = [self._device_total(arrays, scale) for arrays in tensors]
+            staged = stage_device_stats(totals, device_stats_of(plan), plan.histograms)
+            report_scale = 1.0
+        elif plan.stats == ("norm",) and not plan.histograms and not any(plan.extra) and not sync and not join:
+            staged = stage_sum_squares([list(t) for t in tensors], self._views)
+        else:
+            staged = stage_copy([list(t) for t in tensors], FlatViews.fresh if join else self._views, join=join)
+        report = BatchReport(plan, staged, report_scale)
+        writer = self.writer
+        if sync:
+            values = report.values()
+            writer.add_summary_later(plan.tags, lambda: values, step)
+            self._check_nonfinite(report.nonfinite, step)
+        else:
+            writer.add_summary_later(plan.tags, report.values, step, size=staged.nbytes)
+        return report
+
+    def _plan(self, names: tuple[str, ...], extra: tuple[tuple[str, ...], ...] = ()) -> Plan:
+        """The tags of a batch over ``names``, made once per set of names."""
+        key = (names, extra)
+        plan = self._plans.get(key)
+        if plan is None:
+            if len(self._plans) >= 64:
+                self._plans.clear()
+            plan = Plan(self.kind, names, self.stats, self.histograms, extra, self._logs_global_norm())
+            self._plans[key] = plan
+        return plan
+
+    def _logs_global_norm(self) -> bool:
+        """Whether batches also log ``<kind>/global_norm`` (``GradMonitor`` does)."""
+        return False
+
+    def _parameter_tensors(self, group: list[Any], source: str) -> tuple[list[str], list[list[Any]]]:
+        """The parameters this monitor watches in ``group`` and their ``source`` arrays (``'grad'`` or ``'arg'``)
+        on each device; looked up once per group of executors.
+
+        A parameter is watched if its name matches and every device has a gradient for it (not data, labels or
+        frozen parameters).
+        """
+        key = (id(group), source)
+        known = self._selection.get(key)
+        if known is not None and len(known[0]) == len(group) and all(a is b for a, b in zip(known[0], group)):
+            return known[1], known[2]
+        names, tensors = [], []
+        for name in group[0]._symbol.list_arguments():
+            if not self._matches(name):
+                continue
+            grads = [exe.grad_dict.get(name) for exe in group]
+            if any(grad is None for grad in grads):
+                continue
+            names.append(name)
+            tensors.append(grads if source == "grad" else [exe.arg_dict[name] for exe in group])
+        self._selection[key] = (tuple(group), names, tensors)
+        return names, tensors
 
     @staticmethod
     def _host_total(arrays: Sequence[Any], scale: float) -> np.ndarray:

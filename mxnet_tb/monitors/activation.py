@@ -108,13 +108,10 @@ class ActivationMonitor(TensorMonitor):
 
     def _collect(self, group: list[Any], step: int) -> None:
         outputs, self._outputs = self._outputs, {}
+        if not outputs:
+            return
         relu = self._relu[id(group[0])]
-        nonfinite = {}
-        for name, arrays in outputs.items():
-            merged = [mx.nd.concat(*[a.reshape((-1,)) for a in arrays], dim=0)] if len(arrays) > 1 else arrays
-            nonfinite[name] = self._log(name, merged, step)
-            if name in relu and "zero_fraction" not in self.stats:
-                values = merged[0].asnumpy()
-                zero = 1.0 - float((values != 0).sum()) / values.size if values.size else float("nan")
-                self.writer.add_scalar(f"{self.kind}/zero_fraction/{name}", zero, step)
-        self._check_nonfinite(nonfinite, step)
+        names = tuple(outputs)
+        zero = ("zero_fraction",) if "zero_fraction" not in self.stats else ()
+        extra = tuple(zero if name in relu else () for name in names)
+        self._log_batch(names, [outputs[name] for name in names], step, join=True, extra=extra)

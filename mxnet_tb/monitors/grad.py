@@ -50,11 +50,15 @@ class GradMonitor(TensorMonitor):
         effective: bool = False,
         reduce: str = "auto",
         on_nonfinite: str = "log",
+        global_norm: bool = True,
     ) -> None:
         super().__init__(interval, pattern, stats, histograms, writer, reduce, on_nonfinite)
         if not isinstance(effective, bool):
             raise TypeError(f"effective must be a bool; got {effective!r}")
+        if not isinstance(global_norm, bool):
+            raise TypeError(f"global_norm must be a bool; got {global_norm!r}")
         self.effective = effective
+        self.global_norm = global_norm
         self._pending: tuple[list[Any], int] | None = None  # a batch to log once update() summed its gradients
 
     def _scale(self) -> float:
@@ -76,16 +80,12 @@ class GradMonitor(TensorMonitor):
 
     def _log_gradients(self, group: list[Any], step: int, summed: bool) -> None:
         """Log every matching gradient of ``group``; ``summed``: each device already holds the job's sum."""
-        scale = self._scale()
-        nonfinite = {}
-        for name in group[0]._symbol.list_arguments():
-            if not self._matches(name):
-                continue
-            grads = [exe.grad_dict.get(name) for exe in group]
-            if any(grad is None for grad in grads):
-                continue  # data, labels, frozen parameters
-            nonfinite[name] = self._log(name, grads[:1] if summed else grads, step, scale)
-        self._check_nonfinite(nonfinite, step)
+        names, tensors = self._parameter_tensors(group, "grad")
+        if names:
+            self._log_batch(names, [grads[:1] for grads in tensors] if summed else tensors, step, self._scale())
+
+    def _logs_global_norm(self) -> bool:
+        return self.global_norm
 
 
 def _sums_after_update(module: Any) -> bool:

@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
-
 from ..writer import SummaryWriter
 from ._base import TensorMonitor
+from ._report import UpdateRatios
+from ._staging import stage_copy
 
 __all__ = ["WeightMonitor"]
 
@@ -48,7 +48,7 @@ class WeightMonitor(TensorMonitor):
         if not isinstance(update_ratio, bool):
             raise TypeError(f"update_ratio must be a bool; got {update_ratio!r}")
         self.update_ratio = update_ratio
-        self._before: dict[str, np.ndarray] = {}
+        self._before: dict[str, Any] = {}  # the last logged batch's names and staged weights
         self._before_step = -1
 
     def _after_backward(self, exe: Any) -> None:
@@ -62,20 +62,20 @@ class WeightMonitor(TensorMonitor):
         return [n for n in exe._symbol.list_arguments() if self._matches(n) and grads.get(n) is not None]
 
     def _collect(self, group: list[Any], step: int) -> None:
-        first = group[0]  # every device holds the same weights
-        nonfinite = {}
-        for name in self._parameters(first):
-            array = first.arg_dict[name]
-            nonfinite[name] = self._log(name, [array], step)
-            if self.update_ratio:
-                self._before[name] = array.asnumpy()
-        self._before_step = step
-        self._check_nonfinite(nonfinite, step)
+        names, tensors = self._parameter_tensors(group, "arg")
+        if not names:
+            return
+        first = [arrays[:1] for arrays in tensors]  # every device holds the same weights
+        self._log_batch(names, first, step)
+        if self.update_ratio:  # this batch's weights, copied now (the update overwrites them)
+            self._before = {"names": names, "staged": stage_copy(first, self._views)}
+            self._before_step = step
 
     def _log_update_ratios(self, exe: Any) -> None:
-        for name, before in self._before.items():
-            after = exe.arg_dict[name].asnumpy().astype(np.float64)
-            norm = float(np.linalg.norm(after))
-            ratio = float(np.linalg.norm(after - before)) / norm if norm else float("nan")
-            self.writer.add_scalar(f"{self.kind}/update_ratio/{name}", ratio, self._before_step)
-        self._before = {}
+        before, self._before = self._before, {}
+        names = before["names"]
+        after = stage_copy([[exe.arg_dict[name]] for name in names], self._views)
+        plan = self._plan(tuple(names), (("update_ratio",),) * len(names))
+        tags = tuple(tag for more in plan.extra_tags for tag in more)
+        report = UpdateRatios(tags, before["staged"], after)
+        self.writer.add_summary_later(tags, report.values, self._before_step, size=2 * after.nbytes)

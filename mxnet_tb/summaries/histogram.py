@@ -36,6 +36,8 @@ __all__ = [
     "DEFAULT_BUCKET_LIMITS",
     "MAX_RULE_BINS",
     "Bins",
+    "counted_histogram_value",
+    "default_bucket_indices",
     "histogram_proto",
     "histogram_value",
     "raw_histogram_value",
@@ -123,6 +125,17 @@ _FLOAT64_CELLS = _CellTable(np.float64, np.int64)
 def _work_dtype(dtype: np.dtype) -> type[np.floating]:
     """float32 for inputs it holds exactly (float16/32, small ints, bool), float64 for the rest."""
     return np.float32 if dtype == np.float32 or dtype.itemsize <= 2 else np.float64
+
+
+def default_bucket_indices(values: np.ndarray) -> np.ndarray:
+    """Index into ``DEFAULT_BUCKET_LIMITS`` of each value's bucket, as ``histogram_proto`` counts them.
+
+    For callers that count many tensors at once (one ``bincount`` with per-tensor offsets). NaN and Inf get
+    an index past the end or one of no meaning: leave them out first.
+    """
+    work = _work_dtype(values.dtype)
+    table = _FLOAT32_CELLS if work is np.float32 else _FLOAT64_CELLS
+    return table.indices(values.astype(work, copy=False))
 
 
 def _chunks(flat: np.ndarray, work: type[np.floating] | None = None) -> Iterator[np.ndarray]:
@@ -357,5 +370,32 @@ def raw_histogram_value(
         sum_squares=numbers["sum_squares"],
         bucket_limit=limits.tolist(),
         bucket=counts.tolist(),
+    )
+    return summary_pb2.Summary.Value(tag=tag, histo=proto)
+
+
+def counted_histogram_value(
+    tag: str,
+    low: float,
+    high: float,
+    num: int,
+    total: float,
+    sum_squares: float,
+    limits: np.ndarray,
+    counts: np.ndarray,
+) -> summary_pb2.Summary.Value:
+    """A ``Summary.Value`` from figures this package counted itself (``histogram_value``'s layout), unchecked.
+
+    For the monitors, which count many tensors at once (``_training.fused_stats``); figures from users go
+    through ``raw_histogram_value``, which checks them.
+    """
+    proto = summary_pb2.HistogramProto(
+        min=float(low),
+        max=float(high),
+        num=int(num),
+        sum=float(total),
+        sum_squares=float(sum_squares),
+        bucket_limit=limits.tolist(),
+        bucket=counts.astype(np.float64).tolist(),
     )
     return summary_pb2.Summary.Value(tag=tag, histo=proto)

@@ -1,0 +1,227 @@
+"""What a logged batch becomes, off the training thread: its staged results read back, reduced, turned into protos.
+
+A ``Plan`` is fixed per set of tensor names (the tags, computed and cleaned once); a ``BatchReport`` holds one
+batch's ``Staged`` results and, when the writer's encoder thread calls ``values()``, reads them (one
+``asnumpy`` per dtype group), computes every statistic and histogram of every tensor together
+(``_training.fused_stats``) and returns the ``Summary.Value`` protos of the batch's single event.
+
+Example::
+
+    >>> report = BatchReport(plan, staged, scale=1.0)              # doctest: +SKIP
+    >>> writer.add_summary_later(plan.tags, report.values, step)   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from tensorboard.compat.proto import summary_pb2
+
+from .._training.fused_stats import fused_histograms, fused_stats, segments
+from .._training.stats import read_device_stats
+from .._values.names import clean_tag
+from ..summaries.histogram import counted_histogram_value
+from ._staging import Staged
+
+__all__ = ["HISTOGRAM_STATS", "BatchReport", "Plan", "UpdateRatios", "device_stats_of"]
+
+HISTOGRAM_STATS = ("min", "max", "mean", "norm")  # what a histogram from device counts needs, in this order
+
+
+def device_stats_of(plan: Plan) -> tuple[str, ...]:
+    """The statistics a device-reduced batch computes per tensor (histograms need min and max first)."""
+    first = HISTOGRAM_STATS if plan.histograms else ()
+    return tuple(dict.fromkeys((*first, *plan.stats, "nonfinite", *plan.extra_stats)))
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The tags of one monitor's batches over ``names``: ``<kind>/<stat>/<name>``, ``<kind>/hist/<name>``.
+
+    ``extra[i]`` lists statistics logged for tensor ``i`` only (an activation monitor's ``zero_fraction`` of
+    ReLU outputs); ``global_norm`` adds ``<kind>/global_norm``, the norm of all the tensors together.
+    """
+
+    kind: str
+    names: tuple[str, ...]
+    stats: tuple[str, ...]
+    histograms: bool
+    extra: tuple[tuple[str, ...], ...] = ()
+    global_norm: bool = False
+    scalar_tags: dict[str, list[str]] = field(init=False, repr=False)
+    extra_tags: list[list[str]] = field(init=False, repr=False)
+    hist_tags: list[str] = field(init=False, repr=False)
+    tags: tuple[str, ...] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        extra = self.extra or tuple(() for _ in self.names)
+        object.__setattr__(self, "extra", extra)
+        scalar = {stat: [clean_tag(f"{self.kind}/{stat}/{name}") for name in self.names] for stat in self.stats}
+        extra_tags = [[clean_tag(f"{self.kind}/{s}/{name}") for s in more] for name, more in zip(self.names, extra)]
+        hist = [clean_tag(f"{self.kind}/hist/{name}") for name in self.names] if self.histograms else []
+        tags = [tag for stat in self.stats for tag in scalar[stat]] + [t for more in extra_tags for t in more] + hist
+        if self.global_norm:
+            tags.append(clean_tag(f"{self.kind}/global_norm"))
+        object.__setattr__(self, "scalar_tags", scalar)
+        object.__setattr__(self, "extra_tags", extra_tags)
+        object.__setattr__(self, "hist_tags", hist)
+        object.__setattr__(self, "tags", tuple(dict.fromkeys(tags)))
+
+    @property
+    def extra_stats(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(stat for more in self.extra for stat in more))
+
+    def needed(self) -> tuple[str, ...]:
+        """Statistics computed per tensor: the logged ones, ``nonfinite`` (always), ``norm`` for the global norm."""
+        norm = ("norm",) if self.global_norm else ()
+        return tuple(dict.fromkeys((*self.stats, "nonfinite", *self.extra_stats, *norm)))
+
+
+def _scalar(tag: str, value: float) -> summary_pb2.Summary.Value:
+    return summary_pb2.Summary.Value(tag=tag, simple_value=value)
+
+
+class BatchReport:
+    """One logged batch: ``values()`` reads its staged results and returns its protos; then ``nonfinite`` is set.
+
+    ``scale`` multiplies every tensor first (``GradMonitor(effective=True)``), as the host would.
+    """
+
+    def __init__(self, plan: Plan, staged: Staged, scale: float = 1.0) -> None:
+        self.plan = plan
+        self.staged = staged
+        self.scale = scale
+        self.nonfinite: dict[str, float] = {}
+
+    def values(self) -> list[summary_pb2.Summary.Value]:
+        staged, self.staged = self.staged, None  # type: ignore[assignment]  # release the device copies soon
+        if staged.what == "values":
+            return self._from_values(staged)
+        if staged.what == "sum_squares":
+            return self._from_sum_squares(staged)
+        return self._from_device_stats(staged)
+
+    # -- the three kinds of staged results ------------------------------------------------------------------
+
+    def _from_values(self, staged: Staged) -> list[summary_pb2.Summary.Value]:
+        plan, count = self.plan, len(self.plan.names)
+        needed = plan.needed()
+        stats = {stat: np.zeros(count) for stat in needed}
+        hist = None
+        everything_squared = 0.0
+        for group, array in staged.parts:
+            values = array.asnumpy()
+            if self.scale != 1.0:
+                values = values * self.scale
+            seg = segments(staged.sizes[group])
+            part = fused_stats(values, seg, needed)
+            for stat in needed:
+                stats[stat][group] = part[stat]
+            if plan.global_norm and part["nonfinite"].any():
+                wide = values.astype(np.float64)
+                everything_squared += float(np.dot(wide, wide))  # NaN or Inf, as clipping would see
+            elif plan.global_norm:
+                everything_squared += float(np.dot(part["norm"], part["norm"]))
+            if plan.histograms:
+                counted = fused_histograms(values, seg)
+                if hist is None:
+                    hist = {key: [None] * count for key in ("counted", "index")}
+                for position, index in enumerate(group):
+                    hist["counted"][index], hist["index"][index] = counted, position
+        result = self._scalars(stats)
+        if hist is not None:
+            for i, tag in enumerate(plan.hist_tags):
+                counted, position = hist["counted"][i], hist["index"][i]
+                if counted.num[position] == 0:
+                    continue
+                limits, counts = counted.buckets(position)
+                result.append(
+                    counted_histogram_value(
+                        tag,
+                        counted.min[position],
+                        counted.max[position],
+                        counted.num[position],
+                        counted.sum[position],
+                        counted.sum_squares[position],
+                        limits,
+                        counts,
+                    )
+                )
+        if plan.global_norm:
+            result.append(_scalar(plan.tags[-1], float(np.sqrt(everything_squared))))
+        return result
+
+    def _from_sum_squares(self, staged: Staged) -> list[summary_pb2.Summary.Value]:
+        plan = self.plan
+        squares = np.zeros(len(plan.names))
+        for group, array in staged.parts:
+            squares[group] = array.asnumpy().astype(np.float64)
+        squares *= self.scale * self.scale
+        result = self._scalars({"norm": np.sqrt(squares)})
+        if plan.global_norm:
+            result.append(_scalar(plan.tags[-1], float(np.sqrt(squares.sum()))))
+        return result
+
+    def _from_device_stats(self, staged: Staged) -> list[summary_pb2.Summary.Value]:
+        from .._training.stats import DEVICE_HISTOGRAM_BINS
+
+        plan = self.plan
+        names = device_stats_of(plan)
+        width = len(names) + 2 + (DEVICE_HISTOGRAM_BINS if plan.histograms else 0)
+        ((_, array),) = staged.parts
+        table = array.asnumpy().reshape(len(plan.names), width)
+        stats = {stat: np.zeros(len(plan.names)) for stat in names}
+        squares = 0.0
+        for i, row in enumerate(table):
+            for stat, value in read_device_stats(row, names).items():
+                stats[stat][i] = value
+            squares += float(row[len(names) + 1])
+        result = self._scalars(stats)
+        for i, tag in enumerate(plan.hist_tags):
+            row = table[i]
+            finite = int(row[len(names)])
+            if not finite:
+                continue
+            low, high = stats["min"][i], stats["max"][i]
+            if low == high:
+                low, high = low - 0.5, high + 0.5
+            edges = np.linspace(low, high, DEVICE_HISTOGRAM_BINS + 1)
+            low, high = edges[0], edges[-1]
+            counts = row[len(names) + 2 :]
+            total, squares_i = stats["mean"][i] * finite, stats["norm"][i] ** 2
+            result.append(counted_histogram_value(tag, low, high, finite, total, squares_i, edges[1:], counts))
+        if plan.global_norm:
+            result.append(_scalar(plan.tags[-1], float(np.sqrt(squares))))
+        return result
+
+    def _scalars(self, stats: dict[str, np.ndarray]) -> list[summary_pb2.Summary.Value]:
+        plan = self.plan
+        if "nonfinite" in stats:
+            self.nonfinite = dict(zip(plan.names, stats["nonfinite"].tolist()))
+        result = []
+        for stat in plan.stats:
+            result += [_scalar(tag, value) for tag, value in zip(plan.scalar_tags[stat], stats[stat].tolist())]
+        for i, tags in enumerate(plan.extra_tags):
+            result += [_scalar(tag, float(stats[stat][i])) for tag, stat in zip(tags, plan.extra[i])]
+        return result
+
+
+class UpdateRatios:
+    """``||w_after - w_before|| / ||w_after||`` per tensor, from two staged copies (``values()`` as BatchReport)."""
+
+    def __init__(self, tags: Sequence[str], before: Staged, after: Staged) -> None:
+        self.tags, self.before, self.after = tags, before, after
+
+    def values(self) -> list[summary_pb2.Summary.Value]:
+        ratios = np.zeros(len(self.tags))
+        for (group, before), (_, after) in zip(self.before.parts, self.after.parts):
+            old = before.asnumpy()
+            new = after.asnumpy().astype(np.float64)
+            seg = segments(self.after.sizes[group])
+            with np.errstate(invalid="ignore", divide="ignore"):
+                change = np.sqrt(seg.sum(np.square(new - old)))
+                norm = np.sqrt(seg.sum(new * new))
+                ratios[group] = np.where(norm != 0, change / norm, np.nan)
+        return [_scalar(tag, value) for tag, value in zip(self.tags, ratios.tolist())]
