@@ -384,13 +384,14 @@ class SummaryWriter:
             >>> loss = lambda: [summary_pb2.Summary.Value(tag="loss", simple_value=0.5)]   # doctest: +SKIP
             >>> sw.add_summary_later(("loss",), loss, global_step=3)   # doctest: +SKIP
         """
-        allowed = self._later_tags.get(tags) if type(tags) is tuple else None
+        cacheable = type(tags) is tuple and all(type(tag) is str for tag in tags)
+        allowed = self._later_tags.get(tags) if cacheable else None
         if allowed is None:
             names = list(tags) if isinstance(tags, Sequence) and not isinstance(tags, str) else None
             if not names or not all(isinstance(tag, str) and clean_tag(tag) == tag for tag in names):
                 raise ValueError(f"tags must be a non-empty sequence of clean tags; got {tags!r:.120}")
             allowed = frozenset(names)
-            if type(tags) is tuple:
+            if cacheable:
                 if len(self._later_tags) >= _MAX_CACHED_TAGS:
                     self._later_tags.clear()
                 self._later_tags[tags] = allowed

@@ -121,7 +121,7 @@ def _group_stats(flat: np.ndarray, seg: Segments, stats: tuple[str, ...]) -> dic
     wide = flat.astype(np.float64)
     clean = wide if all_finite else np.where(finite, wide, 0.0)
     result: dict[str, np.ndarray] = {}
-    with np.errstate(invalid="ignore", divide="ignore"):
+    with np.errstate(all="ignore"):  # overflow gives Inf, as host_stats has it
         for stat in stats:
             if stat == "norm":
                 result[stat] = np.sqrt(seg.sum(clean * clean))
@@ -204,11 +204,13 @@ def _group_histograms(flat: np.ndarray, seg: Segments) -> dict[str, np.ndarray]:
     clean = flat.astype(np.float64)
     if not finite.all():
         clean[~finite] = 0.0
+    with np.errstate(over="ignore"):
+        squares = seg.sum(clean * clean)
     return {
         "counts": counts[:, :limits],
         "min": stats["min"],
         "max": stats["max"],
         "num": (seg.sizes - stats["nonfinite"]).astype(np.int64),
         "sum": seg.sum(clean),
-        "sum_squares": seg.sum(clean * clean),
+        "sum_squares": squares,
     }

@@ -121,7 +121,8 @@ class BatchReport:
                 stats[stat][group] = part[stat]
             if plan.global_norm and part["nonfinite"].any():
                 wide = values.astype(np.float64)
-                everything_squared += float(np.dot(wide, wide))  # NaN or Inf, as clipping would see
+                with np.errstate(all="ignore"):
+                    everything_squared += float(np.dot(wide, wide))  # NaN or Inf, as clipping would see
             elif plan.global_norm:
                 everything_squared += float(np.dot(part["norm"], part["norm"]))
             if plan.histograms:
@@ -220,7 +221,7 @@ class UpdateRatios:
             old = before.asnumpy()
             new = after.asnumpy().astype(np.float64)
             seg = segments(self.after.sizes[group])
-            with np.errstate(invalid="ignore", divide="ignore"):
+            with np.errstate(all="ignore"):
                 change = np.sqrt(seg.sum(np.square(new - old)))
                 norm = np.sqrt(seg.sum(new * new))
                 ratios[group] = np.where(norm != 0, change / norm, np.nan)

@@ -1,0 +1,105 @@
+"""SummaryWriter.add_summary_later: values built on the encoder threads, at the step of the call, in order."""
+
+import threading
+import time
+
+import pytest
+from tensorboard.compat.proto import summary_pb2
+
+import mxnet_tb as tb
+from mxnet_tb._io.event_file import MAX_PENDING_BYTES
+
+from .readback import scalars, summary_events
+
+
+def _scalar(tag, value):
+    return summary_pb2.Summary.Value(tag=tag, simple_value=value)
+
+
+def test_values_are_one_event_at_the_step_of_the_call_and_close_waits_for_them(logdir):
+    sw = tb.SummaryWriter(logdir)
+    release = threading.Event()
+
+    def build():
+        release.wait(5)
+        return [_scalar("a", 1.5), _scalar("b", 2.5)]
+
+    sw.add_summary_later(("a", "b"), build, global_step=7)
+    sw.add_scalar("a", 3.0, global_step=8)  # logged after: it stays after in the file
+    release.set()
+    sw.close()
+    events = summary_events(logdir)
+    assert [(e.step, [v.tag for v in e.summary.value]) for e in events] == [(7, ["a", "b"]), (8, ["a"])]
+    assert scalars(logdir, "a") == [(7, 1.5), (8, 3.0)] and scalars(logdir, "b") == [(7, 2.5)]
+
+
+def test_a_build_may_leave_tags_out(logdir):
+    with tb.SummaryWriter(logdir) as sw:
+        sw.add_summary_later(("a", "b"), lambda: [_scalar("b", 1.0)], global_step=0)
+        sw.add_summary_later(("a",), list, global_step=1)  # nothing at all
+    assert scalars(logdir, "b") == [(0, 1.0)]
+    assert [[v.tag for v in e.summary.value] for e in summary_events(logdir)] == [["b"]]
+
+
+def test_steps_are_checked_when_called(logdir):
+    with tb.SummaryWriter(logdir) as sw:
+        sw.add_scalar("a", 1.0, global_step=5)
+        with pytest.warns(tb.StepOrderWarning, match="'a' logged at step 3 after step 5"):
+            sw.add_summary_later(("a",), lambda: [_scalar("a", 2.0)], global_step=3)
+
+
+@pytest.mark.parametrize(
+    "build, message",
+    [
+        (lambda: [_scalar("other", 1.0)], "tags it was not given"),
+        (lambda: 1 / 0, "ZeroDivisionError"),
+    ],
+)
+def test_a_failed_build_loses_its_event_only_and_is_counted_and_reported(logdir, build, message):
+    sw = tb.SummaryWriter(logdir)
+    sw.add_summary_later(("a",), build, global_step=0)
+    sw.add_scalar("a", 2.0, global_step=1)
+    with pytest.warns(tb.EventWriteWarning, match=message):
+        sw.flush()
+    assert sw.dropped_events == 1
+    sw.close()
+    assert scalars(logdir, "a") == [(1, 2.0)]
+
+
+def test_a_full_queue_makes_the_call_wait_for_pending_builds(logdir):
+    with tb.SummaryWriter(logdir) as sw:
+
+        def slow():
+            time.sleep(0.3)
+            return [_scalar("a", 1.0)]
+
+        started = time.monotonic()
+        sw.add_summary_later(("a",), slow, global_step=0, size=MAX_PENDING_BYTES)
+        assert time.monotonic() - started >= 0.25  # the call wrote the queue itself, waiting for its build
+    assert scalars(logdir, "a") == [(0, 1.0)]
+
+
+@pytest.mark.parametrize(
+    "tags, build, size, error, message",
+    [
+        ((), list, 0, ValueError, "tags must be a non-empty sequence of clean tags"),
+        ("abc", list, 0, ValueError, "tags must be"),
+        (("/a/",), list, 0, ValueError, "tags must be"),
+        (("a", 3), list, 0, ValueError, "tags must be"),
+        (("a",), None, 0, TypeError, "build must be callable"),
+        (("a",), list, -1, ValueError, "size must be an int >= 0"),
+        (("a",), list, True, ValueError, "size must be an int >= 0"),
+    ],
+)
+def test_bad_arguments_are_refused_and_nothing_is_written(logdir, tags, build, size, error, message):
+    with tb.SummaryWriter(logdir) as sw:
+        with pytest.raises(error, match=message):
+            sw.add_summary_later(tags, build, global_step=0, size=size)
+    assert summary_events(logdir) == []
+
+
+def test_a_closed_writer_refuses(logdir):
+    sw = tb.SummaryWriter(logdir)
+    sw.close()
+    with pytest.raises(tb.WriterClosedError):
+        sw.add_summary_later(("a",), list, global_step=0)
