@@ -92,9 +92,8 @@ def test_a_full_queue_makes_the_call_wait_for_pending_builds(logdir):
     ],
 )
 def test_bad_arguments_are_refused_and_nothing_is_written(logdir, tags, build, size, error, message):
-    with tb.SummaryWriter(logdir) as sw:
-        with pytest.raises(error, match=message):
-            sw.add_summary_later(tags, build, global_step=0, size=size)
+    with tb.SummaryWriter(logdir) as sw, pytest.raises(error, match=message):
+        sw.add_summary_later(tags, build, global_step=0, size=size)
     assert summary_events(logdir) == []
 
 
