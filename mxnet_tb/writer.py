@@ -18,7 +18,14 @@ from typing import Any
 import numpy as np
 from tensorboard.compat.proto import summary_pb2
 
-from ._io.encode import graph_event, scalar_event, scalar_value_prefix, summary_event
+from ._io.encode import (
+    encoded_summary_event,
+    graph_event,
+    scalar_event,
+    scalar_value_prefix,
+    summary_event,
+    value_tag,
+)
 from ._io.event_file import DEFAULT_MAX_QUEUE, EventFileWriter
 from ._io.projector import embedding_dir, write_embedding
 from ._io.purge import purge_run, session_start_event
@@ -369,7 +376,8 @@ class SummaryWriter:
         size: int = 0,
     ) -> None:
         """Log the ``Summary.Value`` protos ``build()`` returns (for some or all of ``tags``) as one event at
-        ``global_step``, built later on the writer's encoder threads.
+        ``global_step``, built later on the writer's encoder threads. A value may also be given encoded
+        (``bytes``, e.g. from ``mxnet_tb._io.encode.scalar_value``), which is much cheaper for many values.
 
         For values that are costly to compute, such as a monitor's statistics of a whole batch: the call returns
         at once. The step is checked and taken now for every tag, and the event keeps its place in the queue,
@@ -403,11 +411,11 @@ class SummaryWriter:
         first = tags[0]
 
         def encode() -> bytes:
-            values = list(build())
-            stray = [value.tag for value in values if value.tag not in allowed]
+            values = [value if type(value) is bytes else value.SerializeToString() for value in build()]
+            stray = [tag for tag in map(value_tag, values) if tag not in allowed]
             if stray:
                 raise EncodeError(f"build() returned values for tags it was not given: {stray[:3]}")
-            return frame(summary_event(values, step, wall)) if values else b""
+            return frame(encoded_summary_event(values, step, wall)) if values else b""
 
         with self._lock:
             writer = self._run("")

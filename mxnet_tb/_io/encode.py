@@ -19,7 +19,17 @@ from collections.abc import Iterable
 
 from tensorboard.compat.proto import event_pb2, summary_pb2
 
-__all__ = ["file_version_event", "graph_event", "scalar_event", "scalar_value_prefix", "summary_event"]
+__all__ = [
+    "encoded_summary_event",
+    "file_version_event",
+    "graph_event",
+    "histogram_value",
+    "scalar_event",
+    "scalar_value",
+    "scalar_value_prefix",
+    "summary_event",
+    "value_tag",
+]
 
 FILE_VERSION = "brain.Event:2"
 
@@ -81,6 +91,62 @@ def scalar_event(value_prefix: bytes, value: float, step: int, walltime: float) 
         packed = _pack_float(float("inf") if value > 0 else float("-inf"))
     summary_value = value_prefix + packed
     summary = _SUMMARY_VALUE + _varint(len(summary_value)) + summary_value
+    head = _EVENT_WALL_TIME + _pack_double(walltime) if walltime != 0.0 else b""
+    if step:
+        head += _EVENT_STEP + _varint(step)
+    return head + _EVENT_SUMMARY + _varint(len(summary)) + summary
+
+
+# Hand-encoded ``Summary.Value`` messages, for producers of many values per event (the monitors).
+_VALUE_HISTO = b"\x2a"  # Summary.Value.histo, length-delimited
+_HISTO_DOUBLES = (b"\x09", b"\x11", b"\x19", b"\x21", b"\x29")  # min, max, num, sum, sum_squares: 64-bit
+_HISTO_BUCKET_LIMIT = b"\x32"  # HistogramProto.bucket_limit, packed doubles
+_HISTO_BUCKET = b"\x3a"  # HistogramProto.bucket, packed doubles
+
+
+def scalar_value(value_prefix: bytes, value: float) -> bytes:
+    """One encoded scalar ``Summary.Value`` (``value_prefix`` from ``scalar_value_prefix``), as in ``scalar_event``."""
+    try:
+        packed = _pack_float(value)
+    except OverflowError:
+        packed = _pack_float(float("inf") if value > 0 else float("-inf"))
+    return value_prefix + packed
+
+
+def histogram_value(tag: str, figures: tuple[float, float, float, float, float], limits: bytes, counts: bytes) -> bytes:
+    """One encoded histogram ``Summary.Value``: ``figures`` are min, max, num, sum, sum_squares; ``limits`` and
+    ``counts`` the bucket limits and counts as little-endian float64 bytes (``array.astype('<f8').tobytes()``).
+
+    It parses to the same ``HistogramProto`` as the protobuf path (fields equal to 0 are left out, as there).
+    """
+    parts = [_HISTO_DOUBLES[i] + _pack_double(figure) for i, figure in enumerate(figures) if figure != 0.0]
+    if limits:
+        parts.append(_HISTO_BUCKET_LIMIT + _varint(len(limits)) + limits)
+    if counts:
+        parts.append(_HISTO_BUCKET + _varint(len(counts)) + counts)
+    histo = b"".join(parts)
+    tag_bytes = tag.encode("utf-8")
+    return _VALUE_TAG + _varint(len(tag_bytes)) + tag_bytes + _VALUE_HISTO + _varint(len(histo)) + histo
+
+
+def value_tag(encoded_value: bytes) -> str | None:
+    """The tag of an encoded ``Summary.Value`` that starts with it (as these encoders and protobuf write it)."""
+    if encoded_value[:1] != _VALUE_TAG:
+        return None
+    length, position, shift = 0, 1, 0
+    while position < len(encoded_value):
+        byte = encoded_value[position]
+        length |= (byte & 0x7F) << shift
+        position += 1
+        if byte < 0x80:
+            return encoded_value[position : position + length].decode("utf-8", errors="replace")
+        shift += 7
+    return None
+
+
+def encoded_summary_event(encoded_values: Iterable[bytes], step: int, walltime: float) -> bytes:
+    """An event at ``step`` whose summary holds ``encoded_values`` (encoded ``Summary.Value`` messages)."""
+    summary = b"".join(_SUMMARY_VALUE + _varint(len(value)) + value for value in encoded_values)
     head = _EVENT_WALL_TIME + _pack_double(walltime) if walltime != 0.0 else b""
     if step:
         head += _EVENT_STEP + _varint(step)

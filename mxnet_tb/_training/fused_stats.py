@@ -173,10 +173,19 @@ class FusedHistograms:
 
     def buckets(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         """``(limits, counts)`` of segment ``index``, runs of empty buckets collapsed as TensorBoard does."""
-        counts = self.counts[index]
-        nonempty = counts > 0
-        keep = nonempty | np.append(nonempty[1:], True)  # a non-empty bucket, or the last of an empty run
-        return DEFAULT_BUCKET_LIMITS[keep], counts[keep]
+        limits, counts, ends = self.collapsed()
+        start = ends[index - 1] if index else 0
+        return limits[start : ends[index]], counts[start : ends[index]]
+
+    def collapsed(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every segment's ``(limits, counts)`` at once, runs of empty buckets collapsed as TensorBoard does:
+        segment ``i``'s are ``[ends[i - 1]:ends[i]]`` of the two flat arrays."""
+        nonempty = self.counts > 0
+        keep = nonempty.copy()  # a non-empty bucket, or the last of an empty run
+        keep[:, :-1] |= nonempty[:, 1:]
+        keep[:, -1] = True
+        rows, columns = np.nonzero(keep)
+        return DEFAULT_BUCKET_LIMITS[columns], self.counts[rows, columns], np.cumsum(keep.sum(axis=1))
 
 
 def fused_histograms(flat: np.ndarray, sizes: Sequence[int] | Segments) -> FusedHistograms:

@@ -17,12 +17,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from tensorboard.compat.proto import summary_pb2
 
+from .._io.encode import histogram_value, scalar_value, scalar_value_prefix
 from .._training.fused_stats import fused_histograms, fused_stats, segments
 from .._training.stats import read_device_stats
 from .._values.names import clean_tag
-from ..summaries.histogram import counted_histogram_value
 from ._staging import Staged
 
 __all__ = ["HISTOGRAM_STATS", "BatchReport", "Plan", "UpdateRatios", "device_stats_of"]
@@ -51,6 +50,7 @@ class Plan:
     extra: tuple[tuple[str, ...], ...] = ()
     global_norm: bool = False
     scalar_tags: dict[str, list[str]] = field(init=False, repr=False)
+    prefixes: dict[str, list[bytes]] = field(init=False, repr=False)  # scalar tag -> its encoded head
     extra_tags: list[list[str]] = field(init=False, repr=False)
     hist_tags: list[str] = field(init=False, repr=False)
     tags: tuple[str, ...] = field(init=False, repr=False)
@@ -68,6 +68,7 @@ class Plan:
         object.__setattr__(self, "extra_tags", extra_tags)
         object.__setattr__(self, "hist_tags", hist)
         object.__setattr__(self, "tags", tuple(dict.fromkeys(tags)))
+        object.__setattr__(self, "prefixes", {tag: scalar_value_prefix(tag) for tag in self.tags})
 
     @property
     def extra_stats(self) -> tuple[str, ...]:
@@ -79,8 +80,8 @@ class Plan:
         return tuple(dict.fromkeys((*self.stats, "nonfinite", *self.extra_stats, *norm)))
 
 
-def _scalar(tag: str, value: float) -> summary_pb2.Summary.Value:
-    return summary_pb2.Summary.Value(tag=tag, simple_value=value)
+def _f8(array: np.ndarray) -> bytes:
+    return np.ascontiguousarray(array, dtype="<f8").tobytes()
 
 
 class BatchReport:
@@ -95,7 +96,7 @@ class BatchReport:
         self.scale = scale
         self.nonfinite: dict[str, float] = {}
 
-    def values(self) -> list[summary_pb2.Summary.Value]:
+    def values(self) -> list[bytes]:
         staged, self.staged = self.staged, None  # type: ignore[assignment]  # release the device copies soon
         if staged.what == "values":
             return self._from_values(staged)
@@ -105,7 +106,7 @@ class BatchReport:
 
     # -- the three kinds of staged results ------------------------------------------------------------------
 
-    def _from_values(self, staged: Staged) -> list[summary_pb2.Summary.Value]:
+    def _from_values(self, staged: Staged) -> list[bytes]:
         plan, count = self.plan, len(self.plan.names)
         needed = plan.needed()
         stats = {stat: np.zeros(count) for stat in needed}
@@ -133,28 +134,29 @@ class BatchReport:
                     hist["counted"][index], hist["index"][index] = counted, position
         result = self._scalars(stats)
         if hist is not None:
+            collapsed = {}
             for i, tag in enumerate(plan.hist_tags):
                 counted, position = hist["counted"][i], hist["index"][i]
                 if counted.num[position] == 0:
                     continue
-                limits, counts = counted.buckets(position)
-                result.append(
-                    counted_histogram_value(
-                        tag,
-                        counted.min[position],
-                        counted.max[position],
-                        counted.num[position],
-                        counted.sum[position],
-                        counted.sum_squares[position],
-                        limits,
-                        counts,
-                    )
+                if id(counted) not in collapsed:
+                    limits, counts, ends = counted.collapsed()
+                    collapsed[id(counted)] = (_f8(limits), _f8(counts), ends)
+                limits, counts, ends = collapsed[id(counted)]
+                start, end = 8 * (int(ends[position - 1]) if position else 0), 8 * int(ends[position])
+                figures = (
+                    float(counted.min[position]),
+                    float(counted.max[position]),
+                    float(counted.num[position]),
+                    float(counted.sum[position]),
+                    float(counted.sum_squares[position]),
                 )
+                result.append(histogram_value(tag, figures, limits[start:end], counts[start:end]))
         if plan.global_norm:
-            result.append(_scalar(plan.tags[-1], float(np.sqrt(everything_squared))))
+            result.append(self._scalar(plan.tags[-1], float(np.sqrt(everything_squared))))
         return result
 
-    def _from_sum_squares(self, staged: Staged) -> list[summary_pb2.Summary.Value]:
+    def _from_sum_squares(self, staged: Staged) -> list[bytes]:
         plan = self.plan
         squares = np.zeros(len(plan.names))
         for group, array in staged.parts:
@@ -162,10 +164,10 @@ class BatchReport:
         squares *= self.scale * self.scale
         result = self._scalars({"norm": np.sqrt(squares)})
         if plan.global_norm:
-            result.append(_scalar(plan.tags[-1], float(np.sqrt(squares.sum()))))
+            result.append(self._scalar(plan.tags[-1], float(np.sqrt(squares.sum()))))
         return result
 
-    def _from_device_stats(self, staged: Staged) -> list[summary_pb2.Summary.Value]:
+    def _from_device_stats(self, staged: Staged) -> list[bytes]:
         from .._training.stats import DEVICE_HISTOGRAM_BINS
 
         plan = self.plan
@@ -191,21 +193,25 @@ class BatchReport:
             edges = np.linspace(low, high, DEVICE_HISTOGRAM_BINS + 1)
             low, high = edges[0], edges[-1]
             counts = row[len(names) + 2 :]
-            total, squares_i = stats["mean"][i] * finite, stats["norm"][i] ** 2
-            result.append(counted_histogram_value(tag, low, high, finite, total, squares_i, edges[1:], counts))
+            figures = (float(low), float(high), float(finite), stats["mean"][i] * finite, stats["norm"][i] ** 2)
+            result.append(histogram_value(tag, figures, _f8(edges[1:]), _f8(counts)))
         if plan.global_norm:
-            result.append(_scalar(plan.tags[-1], float(np.sqrt(squares))))
+            result.append(self._scalar(plan.tags[-1], float(np.sqrt(squares))))
         return result
 
-    def _scalars(self, stats: dict[str, np.ndarray]) -> list[summary_pb2.Summary.Value]:
+    def _scalar(self, tag: str, value: float) -> bytes:
+        return scalar_value(self.plan.prefixes[tag], value)
+
+    def _scalars(self, stats: dict[str, np.ndarray]) -> list[bytes]:
         plan = self.plan
         if "nonfinite" in stats:
             self.nonfinite = dict(zip(plan.names, stats["nonfinite"].tolist()))
+        prefixes = plan.prefixes
         result = []
         for stat in plan.stats:
-            result += [_scalar(tag, value) for tag, value in zip(plan.scalar_tags[stat], stats[stat].tolist())]
+            result += [scalar_value(prefixes[t], v) for t, v in zip(plan.scalar_tags[stat], stats[stat].tolist())]
         for i, tags in enumerate(plan.extra_tags):
-            result += [_scalar(tag, float(stats[stat][i])) for tag, stat in zip(tags, plan.extra[i])]
+            result += [scalar_value(prefixes[tag], float(stats[stat][i])) for tag, stat in zip(tags, plan.extra[i])]
         return result
 
 
@@ -215,7 +221,7 @@ class UpdateRatios:
     def __init__(self, tags: Sequence[str], before: Staged, after: Staged) -> None:
         self.tags, self.before, self.after = tags, before, after
 
-    def values(self) -> list[summary_pb2.Summary.Value]:
+    def values(self) -> list[bytes]:
         ratios = np.zeros(len(self.tags))
         for (group, before), (_, after) in zip(self.before.parts, self.after.parts):
             old = before.asnumpy()
@@ -225,4 +231,4 @@ class UpdateRatios:
                 change = np.sqrt(seg.sum(np.square(new - old)))
                 norm = np.sqrt(seg.sum(new * new))
                 ratios[group] = np.where(norm != 0, change / norm, np.nan)
-        return [_scalar(tag, value) for tag, value in zip(self.tags, ratios.tolist())]
+        return [scalar_value(scalar_value_prefix(tag), value) for tag, value in zip(self.tags, ratios.tolist())]

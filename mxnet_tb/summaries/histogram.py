@@ -36,7 +36,6 @@ __all__ = [
     "DEFAULT_BUCKET_LIMITS",
     "MAX_RULE_BINS",
     "Bins",
-    "counted_histogram_value",
     "default_bucket_indices",
     "histogram_proto",
     "histogram_value",
@@ -370,32 +369,5 @@ def raw_histogram_value(
         sum_squares=numbers["sum_squares"],
         bucket_limit=limits.tolist(),
         bucket=counts.tolist(),
-    )
-    return summary_pb2.Summary.Value(tag=tag, histo=proto)
-
-
-def counted_histogram_value(
-    tag: str,
-    low: float,
-    high: float,
-    num: int,
-    total: float,
-    sum_squares: float,
-    limits: np.ndarray,
-    counts: np.ndarray,
-) -> summary_pb2.Summary.Value:
-    """A ``Summary.Value`` from figures this package counted itself (``histogram_value``'s layout), unchecked.
-
-    For the monitors, which count many tensors at once (``_training.fused_stats``); figures from users go
-    through ``raw_histogram_value``, which checks them.
-    """
-    proto = summary_pb2.HistogramProto(
-        min=float(low),
-        max=float(high),
-        num=int(num),
-        sum=float(total),
-        sum_squares=float(sum_squares),
-        bucket_limit=limits.tolist(),
-        bucket=counts.astype(np.float64).tolist(),
     )
     return summary_pb2.Summary.Value(tag=tag, histo=proto)
