@@ -3,6 +3,9 @@
 A monitor is an ``mx.monitor.Monitor`` so it goes wherever MXNet takes one: ``mod.install_monitor(m)``,
 ``fit(monitor=m)``, or both (an executor is hooked once). It does its work in executor hooks (``_hooks.py``),
 so it needs no ``tic``/``toc`` from MXNet; those stay harmless no-ops when ``fit`` calls them.
+
+A logged batch is one ``_log_batch`` call: device work on the training thread (``_staging.py``), everything
+else on the writer's encoder threads (``_report.py``), one event per batch.
 """
 
 from __future__ import annotations

@@ -26,7 +26,12 @@ class GradMonitor(TensorMonitor):
     ``rescale_grad`` (by default 1/batch size), giving the gradient the optimizer applies. ``nonfinite``
     counts NaN/Inf entries; ``on_nonfinite='raise'`` stops training with ``NonFiniteError`` naming the first
     bad gradient and the step. ``reduce``: ``'host'`` (NumPy, fastest on CPU), ``'device'`` (NDArray
-    reductions where the gradient lives, only scalars copied back; for GPUs), ``'auto'`` (device for GPUs).
+    reductions where the gradient lives, only scalars and bucket counts copied back; for GPUs), ``'auto'``
+    (device for GPUs). ``global_norm`` also logs ``grads/global_norm``: the norm of all watched gradients
+    together, as gradient clipping computes it (NaN/Inf if any entry is).
+
+    A logged batch costs the training thread one fused copy (or, for ``stats=('norm',), histograms=False``,
+    one fused ``multi_sum_sq``); the statistics, histograms and encoding run on the writer's encoder threads.
 
     With a distributed kvstore (``dist_sync``) each worker logs its own gradients, read at the backward pass
     (with the default ``update_on_kvstore=True`` the kvstore pull later overwrites the gradient arrays with
