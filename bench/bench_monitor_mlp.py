@@ -12,7 +12,10 @@ work a monitor left on its background thread is paid for), so binding and initia
 - ``GradMonitor(interval=1, stats=('norm',), histograms=False)``: per-batch gradient norms; target under +10%.
 - ``ActivationMonitor(interval=100)`` against stock ``mx.mon.Monitor(100)``: target no dearer.
 
-    .venv/bin/python bench/bench_monitor_mlp.py [--batches 500] [--rounds 15]
+With ``--gpu`` (on a machine with one) the MLP trains on ``mx.gpu(0)``, where the monitors reduce on the device
+and copy back only scalars and bucket counts.
+
+    .venv/bin/python bench/bench_monitor_mlp.py [--batches 500] [--rounds 15] [--gpu]
 """
 
 from __future__ import annotations
@@ -48,6 +51,9 @@ def network() -> mx.sym.Symbol:
 Make = Callable[[tb.SummaryWriter], Any]
 
 
+CONTEXT = [mx.cpu()]
+
+
 def train_seconds(batches: int, make_monitor: Make, logdir: str) -> float:
     """Seconds for batches ``WARMUP..batches+WARMUP-1`` of one epoch with the monitor ``make_monitor`` builds."""
     rng = np.random.default_rng(0)
@@ -55,7 +61,7 @@ def train_seconds(batches: int, make_monitor: Make, logdir: str) -> float:
     data = rng.standard_normal((total, UNITS)).astype(np.float32)
     labels = rng.integers(0, 10, total).astype(np.float32)
     train = mx.io.NDArrayIter(data, labels, batch_size=BATCH)
-    mod = mx.mod.Module(network(), context=mx.cpu())
+    mod = mx.mod.Module(network(), context=CONTEXT[0])
     started = []
 
     def clock(param: Any) -> None:
@@ -98,7 +104,10 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=500)
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--only", nargs="*", default=None, help="configurations to run (default: all)")
+    parser.add_argument("--gpu", action="store_true", help="train on mx.gpu(0)")
     args = parser.parse_args()
+    if args.gpu:
+        CONTEXT[0] = mx.gpu(0)
     logging.getLogger().setLevel(logging.WARNING)  # stock Monitor.toc_print logs at INFO
     configs = {k: v for k, v in CONFIGS.items() if args.only is None or k == "none" or k in args.only}
     in_tempdir(lambda d: train_seconds(50, CONFIGS["none"], d))  # warm up kernels and allocator
@@ -107,7 +116,7 @@ def main() -> None:
         for name, make in configs.items():
             times[name].append(in_tempdir(lambda d, make=make: train_seconds(args.batches, make, d)))
     print_environment([("python", python_version()), ("mxnet", version_of("mxnet")), ("mxnet_tb", tb.__version__)])
-    print(f"{LAYERS}-layer MLP, {UNITS} units, batch {BATCH}, {args.batches} timed batches, {args.rounds} rounds")
+    print(f"{LAYERS}-layer MLP, {UNITS} units, batch {BATCH}, on {CONTEXT[0]}: {args.batches} batches x {args.rounds} rounds")
     print(f"{'configuration':34s} {'ms/batch':>9s} {'vs none':>9s}  (median of rounds; per-round ratio median)")
     ratios = {}
     for name, runs in times.items():

@@ -6,12 +6,14 @@ test also slows those down: a monitor that read the gradients late (not a copy t
 the next batch's values.
 """
 
+import threading
 import time
 
 import mxnet as mx
 import numpy as np
 import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from tensorboard.util import tensor_util
 
 import mxnet_tb as tb
 from mxnet_tb._training.hooks import hooks_of
@@ -20,7 +22,7 @@ from mxnet_tb.monitors import _report
 from mxnet_tb.summaries.histogram import histogram_proto
 
 from . import mxnet_models as models
-from .readback import scalars
+from .readback import accumulate, scalars
 
 BATCHES = models.SAMPLES // models.BATCH
 PARAMS = ("conv0_weight", "conv0_bias", "fc1_weight", "fc1_bias")
@@ -164,3 +166,41 @@ def test_activation_statistics_equal_numpy_on_the_first_batchs_outputs(logdir, s
         if output == "relu0_output":
             ((_, zero),) = scalars(logdir, "activations/zero_fraction/relu0_output")
             assert zero == pytest.approx(1.0 - np.count_nonzero(expected) / expected.size)
+
+
+@pytest.mark.parametrize("on_nonfinite, off_thread", [("log", True), ("raise", False)])
+def test_batches_are_reduced_off_the_training_thread_unless_they_must_stop_it(
+    logdir, monkeypatch, on_nonfinite, off_thread
+):
+    threads = []
+    values = _report.BatchReport.values
+
+    def record(self):
+        threads.append(threading.current_thread())
+        return values(self)
+
+    monkeypatch.setattr(_report.BatchReport, "values", record)
+    monitor = tb.GradMonitor(interval=2, on_nonfinite=on_nonfinite, writer=tb.SummaryWriter(logdir))
+    _train(logdir, monitor)
+    assert len(threads) == BATCHES // 2
+    assert all((thread is not threading.main_thread()) == off_thread for thread in threads)
+
+
+@pytest.mark.parametrize("kind", ["GradMonitor", "WeightMonitor", "ActivationMonitor"])
+def test_host_and_device_reductions_agree_for_every_monitor(tmp_path, kind):
+    logged = {}
+    for reduce in ("host", "device"):
+        logdir = str(tmp_path / reduce)
+        monitor = getattr(tb, kind)(interval=3, reduce=reduce, writer=tb.SummaryWriter(logdir))
+        _train(logdir, monitor, contexts=2)
+        accumulator = accumulate(logdir)
+        logged[reduce] = {
+            tag: [(e.step, float(tensor_util.make_ndarray(e.tensor_proto))) for e in accumulator.Tensors(tag)]
+            for tag in accumulator.Tags()["tensors"]
+            if "/hist/" not in tag
+        }
+    assert logged["host"].keys() == logged["device"].keys() and logged["host"]
+    for tag, points in logged["host"].items():
+        device = logged["device"][tag]
+        assert [s for s, _ in device] == [s for s, _ in points], tag
+        assert [v for _, v in device] == pytest.approx([v for _, v in points], rel=1e-5, abs=1e-7), tag
