@@ -116,7 +116,8 @@ def main() -> None:
         for name, make in configs.items():
             times[name].append(in_tempdir(lambda d, make=make: train_seconds(args.batches, make, d)))
     print_environment([("python", python_version()), ("mxnet", version_of("mxnet")), ("mxnet_tb", tb.__version__)])
-    print(f"{LAYERS}-layer MLP, {UNITS} units, batch {BATCH}, on {CONTEXT[0]}: {args.batches} batches x {args.rounds} rounds")
+    shape = f"{LAYERS}-layer MLP, {UNITS} units, batch {BATCH}, on {CONTEXT[0]}"
+    print(f"{shape}: {args.batches} timed batches x {args.rounds} rounds")
     print(f"{'configuration':34s} {'ms/batch':>9s} {'vs none':>9s}  (median of rounds; per-round ratio median)")
     ratios = {}
     for name, runs in times.items():
