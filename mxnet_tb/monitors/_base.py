@@ -26,7 +26,7 @@ from .._values.convert import to_count
 from ..errors import NonFiniteError
 from ..writer import SummaryWriter
 from ._report import BatchReport, Plan, device_stats_of
-from ._staging import FlatViews, stage_copy, stage_device_stats, stage_sum_squares
+from ._staging import FlatViews, Layout, stage_copy, stage_device_stats, stage_sum_squares
 
 __all__ = ["TensorMonitor"]
 
@@ -80,6 +80,7 @@ class TensorMonitor(mx.monitor.Monitor):
         self._unhooked = False  # this process does not log (distributed, see _distributed.py): hooks removed
         self._views = FlatViews()  # flat views of the arrays read every logged batch, made once
         self._plans: dict[tuple[Any, ...], Plan] = {}
+        self._layouts: tuple[Any, Layout] | None = None  # the last list of tensors staged, and its layout
         self._selection: dict[tuple[int, str], tuple[tuple[Any, ...], list[str], list[list[Any]]]] = {}
 
     # -- MXNet's Monitor interface --------------------------------------------------------------------------
@@ -185,16 +186,16 @@ class TensorMonitor(mx.monitor.Monitor):
         report_scale = scale
         if on_device:
             if join:
-                totals = [stage_copy([list(pieces)], FlatViews.fresh, join=True).parts[0][1] for pieces in tensors]
+                totals = [stage_copy(self._layout([pieces], join=True)).parts[0][1] for pieces in tensors]
                 totals = [total * scale if scale != 1.0 else total for total in totals]
             else:
                 totals = [self._device_total(arrays, scale) for arrays in tensors]
             staged = stage_device_stats(totals, device_stats_of(plan), plan.histograms)
             report_scale = 1.0
         elif plan.stats == ("norm",) and not plan.histograms and not any(plan.extra) and not sync and not join:
-            staged = stage_sum_squares([list(t) for t in tensors], self._views)
+            staged = stage_sum_squares(self._layout(tensors))
         else:
-            staged = stage_copy([list(t) for t in tensors], FlatViews.fresh if join else self._views, join=join)
+            staged = stage_copy(self._layout(tensors, join))
         report = BatchReport(plan, staged, report_scale)
         writer = self.writer
         if sync:
@@ -204,6 +205,17 @@ class TensorMonitor(mx.monitor.Monitor):
         else:
             writer.add_summary_later(plan.tags, report.values, step, size=staged.nbytes)
         return report
+
+    def _layout(self, tensors: Sequence[Sequence[Any]], join: bool = False) -> Layout:
+        """How ``tensors`` are staged; kept while the same list of arrays comes back (gradients, weights)."""
+        if join:  # activations: fresh copies every batch
+            return Layout([list(t) for t in tensors], FlatViews.fresh, join=True)
+        known = self._layouts
+        if known is not None and known[0] is tensors:
+            return known[1]
+        layout = Layout([list(t) for t in tensors], self._views)
+        self._layouts = (tensors, layout)
+        return layout
 
     def _plan(self, names: tuple[str, ...], extra: tuple[tuple[str, ...], ...] = ()) -> Plan:
         """The tags of a batch over ``names``, made once per set of names."""

@@ -9,7 +9,7 @@ encoder threads (``_report.py``).
 
 Example::
 
-    >>> staged = stage_copy([[grad_dev0, grad_dev1]], FlatViews())   # doctest: +SKIP
+    >>> staged = stage_copy(Layout([[grad_dev0, grad_dev1]], FlatViews()))   # doctest: +SKIP
     >>> staged.parts[0][1].asnumpy()   # later, on another thread   # doctest: +SKIP
 """
 
@@ -23,7 +23,7 @@ import numpy as np
 
 from .._training.stats import DEVICE_HISTOGRAM_BINS, device_histogram_counts, device_stats_vector
 
-__all__ = ["FlatViews", "Staged", "stage_copy", "stage_device_stats", "stage_sum_squares"]
+__all__ = ["FlatViews", "Layout", "Staged", "stage_copy", "stage_device_stats", "stage_sum_squares"]
 
 
 class FlatViews:
@@ -81,52 +81,68 @@ def _on(array: Any, context: Any) -> Any:
     return array if array.context == context else array.as_in_context(context)
 
 
-def stage_copy(tensors: list[list[Any]], views: FlatViews, join: bool = False) -> Staged:
-    """Copy every tensor's values into one flat NDArray per dtype, on the first device.
+class Layout:
+    """How a list of tensors is staged, worked out once: sizes, dtype groups, arrays and flat views per device.
 
     ``tensors[i]`` holds tensor ``i`` on each device: summed (gradients, as the kvstore sums them), or with
-    ``join`` laid end to end (activations: slices of one batch).
+    ``join`` laid end to end (activations: slices of one batch). A monitor keeps the layout of tensors that
+    outlive a batch (gradients, weights), so a logged batch only issues its operations.
     """
-    flat = [[views(piece) for piece in pieces] for pieces in tensors]
-    if join:
-        sizes = np.array([sum(size for _, size, _ in pieces) for pieces in flat], dtype=np.int64)
-    else:
-        sizes = np.array([pieces[0][1] for pieces in flat], dtype=np.int64)
-    context = tensors[0][0].context
-    parts = []
-    nbytes = 0
-    for group in _dtype_groups([pieces[0][2] for pieces in flat]):
+
+    def __init__(self, tensors: list[list[Any]], views: Any, join: bool = False) -> None:
+        flat = [[views(piece) for piece in pieces] for pieces in tensors]
+        self.join = join
+        self.devices = len(tensors[0])
+        self.context = tensors[0][0].context
         if join:
-            total = mx.nd.concat(*[_on(view, context) for i in group for view, _, _ in flat[i]], dim=0)
+            self.sizes = np.array([sum(size for _, size, _ in pieces) for pieces in flat], dtype=np.int64)
         else:
-            devices = len(flat[group[0]])
-            per_device = [mx.nd.concat(*[flat[i][d][0] for i in group], dim=0) for d in range(devices)]
-            total = per_device[0] if devices == 1 else mx.nd.add_n(*[_on(a, context) for a in per_device])
+            self.sizes = np.array([pieces[0][1] for pieces in flat], dtype=np.int64)
+        self.groups = _dtype_groups([pieces[0][2] for pieces in flat])
+        self.itemsize = [flat[group[0]][0][2].itemsize for group in self.groups]
+        self.arrays = [[[tensors[i][d] for i in group] for d in range(self.devices)] for group in self.groups]
+        self.views = [[[flat[i][d][0] for i in group] for d in range(self.devices)] for group in self.groups]
+        self.joined = [[_on(view, self.context) for i in group for view, _, _ in flat[i]] for group in self.groups]
+        self.bounds = [_bounds(self.sizes[group]) for group in self.groups]
+        self.nbytes = sum(int(self.sizes[group].sum()) * size for group, size in zip(self.groups, self.itemsize))
+
+
+def _bounds(sizes: np.ndarray) -> list[tuple[int, int]]:
+    ends = np.cumsum(sizes)
+    return [(int(end - size), int(end)) for end, size in zip(ends, sizes)]
+
+
+def stage_copy(layout: Layout) -> Staged:
+    """Copy every tensor's values into one flat NDArray per dtype, on the first device (see ``Layout``)."""
+    parts = []
+    for g, group in enumerate(layout.groups):
+        if layout.join:
+            total = mx.nd.concat(*layout.joined[g], dim=0)
+        else:
+            per_device = [mx.nd.concat(*views, dim=0) for views in layout.views[g]]
+            total = per_device[0] if layout.devices == 1 else mx.nd.add_n(*[_on(a, layout.context) for a in per_device])
         parts.append((group, total))
-        nbytes += int(sizes[group].sum()) * flat[group[0]][0][2].itemsize
-    return Staged("values", parts, sizes, nbytes)
+    return Staged("values", parts, layout.sizes, layout.nbytes)
 
 
-def stage_sum_squares(tensors: list[list[Any]], views: FlatViews) -> Staged:
+def stage_sum_squares(layout: Layout) -> Staged:
     """Each tensor's sum of squares (summed over devices first), by MXNet's fused ``multi_sum_sq``.
 
     It accumulates in float32, like gradient clipping's; NaN or Inf entries make the sum NaN or Inf.
     """
-    if len(tensors[0]) == 1:
-        described = [views(pieces[0]) for pieces in tensors]
-        sizes = np.array([size for _, size, _ in described], dtype=np.int64)
-        parts = []
-        for group in _dtype_groups([dtype for _, _, dtype in described]):
-            arrays = [tensors[i][0] for i in group]
-            parts.append((group, mx.nd.multi_sum_sq(*arrays, num_arrays=len(arrays))))
-        return Staged("sum_squares", parts, sizes, 4 * len(tensors))
-    summed = stage_copy(tensors, views)
+    nbytes = 4 * len(layout.sizes)
+    if layout.devices == 1:
+        parts = [
+            (group, mx.nd.multi_sum_sq(*arrays[0], num_arrays=len(group)))
+            for group, arrays in zip(layout.groups, layout.arrays)
+        ]
+        return Staged("sum_squares", parts, layout.sizes, nbytes)
+    summed = stage_copy(layout)
     parts = []
-    for group, total in summed.parts:
-        ends = np.cumsum(summed.sizes[group])
-        pieces = [total[int(end - size) : int(end)] for end, size in zip(ends, summed.sizes[group])]
+    for (group, total), bounds in zip(summed.parts, layout.bounds):
+        pieces = [total[start:end] for start, end in bounds]
         parts.append((group, mx.nd.multi_sum_sq(*pieces, num_arrays=len(pieces))))
-    return Staged("sum_squares", parts, summed.sizes, 4 * len(tensors))
+    return Staged("sum_squares", parts, layout.sizes, nbytes)
 
 
 def stage_device_stats(totals: list[Any], stats: tuple[str, ...], histograms: bool) -> Staged:

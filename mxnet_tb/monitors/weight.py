@@ -13,7 +13,7 @@ from typing import Any
 from ..writer import SummaryWriter
 from ._base import TensorMonitor
 from ._report import UpdateRatios
-from ._staging import stage_copy
+from ._staging import Layout, stage_copy
 
 __all__ = ["WeightMonitor"]
 
@@ -68,13 +68,13 @@ class WeightMonitor(TensorMonitor):
         first = [arrays[:1] for arrays in tensors]  # every device holds the same weights
         self._log_batch(names, first, step)
         if self.update_ratio:  # this batch's weights, copied now (the update overwrites them)
-            self._before = {"names": names, "staged": stage_copy(first, self._views)}
+            self._before = {"names": names, "staged": stage_copy(Layout(first, self._views))}
             self._before_step = step
 
     def _log_update_ratios(self, exe: Any) -> None:
         before, self._before = self._before, {}
         names = before["names"]
-        after = stage_copy([[exe.arg_dict[name]] for name in names], self._views)
+        after = stage_copy(Layout([[exe.arg_dict[name]] for name in names], self._views))
         plan = self._plan(tuple(names), (("update_ratio",),) * len(names))
         tags = tuple(tag for more in plan.extra_tags for tag in more)
         report = UpdateRatios(tags, before["staged"], after)
