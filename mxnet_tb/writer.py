@@ -24,7 +24,6 @@ from ._io.encode import (
     scalar_event,
     scalar_value_prefix,
     summary_event,
-    value_tag,
 )
 from ._io.event_file import DEFAULT_MAX_QUEUE, EventFileWriter
 from ._io.projector import embedding_dir, write_embedding
@@ -411,11 +410,12 @@ class SummaryWriter:
         first = tags[0]
 
         def encode() -> bytes:
-            values = [value if type(value) is bytes else value.SerializeToString() for value in build()]
-            stray = [tag for tag in map(value_tag, values) if tag not in allowed]
+            values = list(build())
+            stray = [value.tag for value in values if type(value) is not bytes and value.tag not in allowed]
             if stray:
                 raise EncodeError(f"build() returned values for tags it was not given: {stray[:3]}")
-            return frame(encoded_summary_event(values, step, wall)) if values else b""
+            encoded = [value if type(value) is bytes else value.SerializeToString() for value in values]
+            return frame(encoded_summary_event(encoded, step, wall)) if encoded else b""
 
         with self._lock:
             writer = self._run("")

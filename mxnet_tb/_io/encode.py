@@ -28,7 +28,6 @@ __all__ = [
     "scalar_value",
     "scalar_value_prefix",
     "summary_event",
-    "value_tag",
 ]
 
 FILE_VERSION = "brain.Event:2"
@@ -127,21 +126,6 @@ def histogram_value(tag: str, figures: tuple[float, float, float, float, float],
     histo = b"".join(parts)
     tag_bytes = tag.encode("utf-8")
     return _VALUE_TAG + _varint(len(tag_bytes)) + tag_bytes + _VALUE_HISTO + _varint(len(histo)) + histo
-
-
-def value_tag(encoded_value: bytes) -> str | None:
-    """The tag of an encoded ``Summary.Value`` that starts with it (as these encoders and protobuf write it)."""
-    if encoded_value[:1] != _VALUE_TAG:
-        return None
-    length, position, shift = 0, 1, 0
-    while position < len(encoded_value):
-        byte = encoded_value[position]
-        length |= (byte & 0x7F) << shift
-        position += 1
-        if byte < 0x80:
-            return encoded_value[position : position + length].decode("utf-8", errors="replace")
-        shift += 7
-    return None
 
 
 def encoded_summary_event(encoded_values: Iterable[bytes], step: int, walltime: float) -> bytes:
