@@ -24,6 +24,7 @@ from ._io.encode import (
     scalar_event,
     scalar_value_prefix,
     summary_event,
+    values_summary,
 )
 from ._io.event_file import DEFAULT_MAX_QUEUE, EventFileWriter
 from ._io.projector import embedding_dir, write_embedding
@@ -375,8 +376,9 @@ class SummaryWriter:
         size: int = 0,
     ) -> None:
         """Log the ``Summary.Value`` protos ``build()`` returns (for some or all of ``tags``) as one event at
-        ``global_step``, built later on the writer's encoder threads. A value may also be given encoded
-        (``bytes``, e.g. from ``mxnet_tb._io.encode.scalar_value``), which is much cheaper for many values.
+        ``global_step``, built later on the writer's encoder threads. ``build()`` may also return ``bytes``: a
+        serialized ``Summary`` of one or more values (``mxnet_tb._io.encode.ScalarBlock``, much cheaper for many
+        values), whose tags must be among ``tags`` and are not parsed back to check.
 
         For values that are costly to compute, such as a monitor's statistics of a whole batch: the call returns
         at once. The step is checked and taken now for every tag, and the event keeps its place in the queue,
@@ -410,12 +412,12 @@ class SummaryWriter:
         first = tags[0]
 
         def encode() -> bytes:
-            values = list(build())
-            stray = [value.tag for value in values if type(value) is not bytes and value.tag not in allowed]
+            items = list(build())
+            stray = [item.tag for item in items if type(item) is not bytes and item.tag not in allowed]
             if stray:
                 raise EncodeError(f"build() returned values for tags it was not given: {stray[:3]}")
-            encoded = [value if type(value) is bytes else value.SerializeToString() for value in values]
-            return frame(encoded_summary_event(encoded, step, wall)) if encoded else b""
+            parts = [item if type(item) is bytes else values_summary([item]) for item in items]
+            return frame(encoded_summary_event(parts, step, wall)) if parts else b""
 
         with self._lock:
             writer = self._run("")

@@ -104,27 +104,33 @@ def test_a_closed_writer_refuses(logdir):
         sw.add_summary_later(("a",), list, global_step=0)
 
 
-def test_encoded_values_parse_to_the_protos_of_the_protobuf_path(logdir):
+def test_encoded_summaries_parse_to_the_protos_of_the_protobuf_path(logdir):
     import numpy as np
 
-    from mxnet_tb._io.encode import histogram_value, scalar_value, scalar_value_prefix
+    from mxnet_tb._io.encode import ScalarBlock, histogram_summary
     from mxnet_tb.summaries.histogram import histogram_proto
 
     values = np.array([-2.5, 0.0, 0.0, 1e-3, 7.0, 7.0], dtype=np.float32)
     proto = histogram_proto(values)
     figures = (proto.min, proto.max, proto.num, proto.sum, proto.sum_squares)
     limits, counts = np.array(proto.bucket_limit), np.array(proto.bucket)
-    encoded = histogram_value("h", figures, limits.astype("<f8").tobytes(), counts.astype("<f8").tobytes())
-    assert summary_pb2.Summary.Value.FromString(encoded) == summary_pb2.Summary.Value(tag="h", histo=proto)
-    zeros = histogram_value("z", (0.0, 0.0, 1.0, 0.0, 0.0), np.zeros(1).tobytes(), np.ones(1).tobytes())
-    assert summary_pb2.Summary.Value.FromString(zeros).histo.num == 1.0
-    for number in (0.5, -3.0, 1e39, float("nan")):
-        parsed = summary_pb2.Summary.Value.FromString(scalar_value(scalar_value_prefix("s/é"), number))
-        expected = summary_pb2.Summary.Value(tag="s/é", simple_value=number)
-        assert parsed.tag == expected.tag
-        assert np.float32(parsed.simple_value).tobytes() == np.float32(expected.simple_value).tobytes()
+    encoded = histogram_summary("h", figures, limits.astype("<f8").tobytes(), counts.astype("<f8").tobytes())
+    assert summary_pb2.Summary.FromString(encoded) == summary_pb2.Summary(
+        value=[summary_pb2.Summary.Value(tag="h", histo=proto)]
+    )
+    zeros = histogram_summary("z", (0.0, 0.0, 1.0, 0.0, 0.0), np.zeros(1).tobytes(), np.ones(1).tobytes())
+    assert summary_pb2.Summary.FromString(zeros).value[0].histo.num == 1.0
+    numbers = [0.5, -3.0, 1e39, float("nan"), 1e-3]
+    tags = ["s/é", "a", "b" * 200, "c", "d"]
+    parsed = summary_pb2.Summary.FromString(ScalarBlock(tags).fill(np.array(numbers)))
+    assert [v.tag for v in parsed.value] == tags
+    for value, number in zip(parsed.value, numbers):
+        expected = summary_pb2.Summary.Value(tag="x", simple_value=number).simple_value  # float32, inf beyond
+        assert np.float32(value.simple_value).tobytes() == np.float32(expected).tobytes()
     with tb.SummaryWriter(logdir) as sw:
-        sw.add_summary_later(("s", "h"), lambda: [scalar_value(scalar_value_prefix("s"), 2.0), encoded], 4)
-    ((event,),) = [summary_events(logdir)]
+        sw.add_summary_later(("s", "h"), lambda: [ScalarBlock(["s"]).fill(np.array([2.0])), encoded], 4)
+        sw.add_summary_later(("p",), lambda: [summary_pb2.Summary.Value(tag="p", simple_value=1.0)], 5)
+    event, proto_event = summary_events(logdir)
     assert event.step == 4 and [v.tag for v in event.summary.value] == ["s", "h"]
     assert event.summary.value[1].histo == proto and scalars(logdir, "s") == [(4, 2.0)]
+    assert proto_event.step == 5 and scalars(logdir, "p") == [(5, 1.0)]

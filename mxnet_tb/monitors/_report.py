@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .._io.encode import histogram_value, scalar_value, scalar_value_prefix
+from .._io.encode import ScalarBlock, histogram_summary
 from .._training.fused_stats import fused_histograms, fused_stats, segments
 from .._training.stats import read_device_stats
 from .._values.names import clean_tag
@@ -50,7 +50,7 @@ class Plan:
     extra: tuple[tuple[str, ...], ...] = ()
     global_norm: bool = False
     scalar_tags: dict[str, list[str]] = field(init=False, repr=False)
-    prefixes: dict[str, list[bytes]] = field(init=False, repr=False)  # scalar tag -> its encoded head
+    block: ScalarBlock = field(init=False, repr=False)  # every scalar: stats by stat, extras, the global norm
     extra_tags: list[list[str]] = field(init=False, repr=False)
     hist_tags: list[str] = field(init=False, repr=False)
     tags: tuple[str, ...] = field(init=False, repr=False)
@@ -68,7 +68,8 @@ class Plan:
         object.__setattr__(self, "extra_tags", extra_tags)
         object.__setattr__(self, "hist_tags", hist)
         object.__setattr__(self, "tags", tuple(dict.fromkeys(tags)))
-        object.__setattr__(self, "prefixes", {tag: scalar_value_prefix(tag) for tag in self.tags})
+        scalars = [tag for stat in self.stats for tag in scalar[stat]] + [t for more in extra_tags for t in more]
+        object.__setattr__(self, "block", ScalarBlock(scalars + tags[-1:] if self.global_norm else scalars))
 
     @property
     def extra_stats(self) -> tuple[str, ...]:
@@ -132,7 +133,7 @@ class BatchReport:
                     hist = {key: [None] * count for key in ("counted", "index")}
                 for position, index in enumerate(group):
                     hist["counted"][index], hist["index"][index] = counted, position
-        result = self._scalars(stats)
+        result = [self._scalars(stats, np.sqrt(everything_squared))]
         if hist is not None:
             collapsed = {}
             for i, tag in enumerate(plan.hist_tags):
@@ -151,9 +152,7 @@ class BatchReport:
                     float(counted.sum[position]),
                     float(counted.sum_squares[position]),
                 )
-                result.append(histogram_value(tag, figures, limits[start:end], counts[start:end]))
-        if plan.global_norm:
-            result.append(self._scalar(plan.tags[-1], float(np.sqrt(everything_squared))))
+                result.append(histogram_summary(tag, figures, limits[start:end], counts[start:end]))
         return result
 
     def _from_sum_squares(self, staged: Staged) -> list[bytes]:
@@ -162,10 +161,7 @@ class BatchReport:
         for group, array in staged.parts:
             squares[group] = array.asnumpy().astype(np.float64)
         squares *= self.scale * self.scale
-        result = self._scalars({"norm": np.sqrt(squares)})
-        if plan.global_norm:
-            result.append(self._scalar(plan.tags[-1], float(np.sqrt(squares.sum()))))
-        return result
+        return [self._scalars({"norm": np.sqrt(squares)}, np.sqrt(squares.sum()))]
 
     def _from_device_stats(self, staged: Staged) -> list[bytes]:
         from .._training.stats import DEVICE_HISTOGRAM_BINS
@@ -181,7 +177,7 @@ class BatchReport:
             for stat, value in read_device_stats(row, names).items():
                 stats[stat][i] = value
             squares += float(row[len(names) + 1])
-        result = self._scalars(stats)
+        result = [self._scalars(stats, np.sqrt(squares))]
         for i, tag in enumerate(plan.hist_tags):
             row = table[i]
             finite = int(row[len(names)])
@@ -194,25 +190,19 @@ class BatchReport:
             low, high = edges[0], edges[-1]
             counts = row[len(names) + 2 :]
             figures = (float(low), float(high), float(finite), stats["mean"][i] * finite, stats["norm"][i] ** 2)
-            result.append(histogram_value(tag, figures, _f8(edges[1:]), _f8(counts)))
-        if plan.global_norm:
-            result.append(self._scalar(plan.tags[-1], float(np.sqrt(squares))))
+            result.append(histogram_summary(tag, figures, _f8(edges[1:]), _f8(counts)))
         return result
 
-    def _scalar(self, tag: str, value: float) -> bytes:
-        return scalar_value(self.plan.prefixes[tag], value)
-
-    def _scalars(self, stats: dict[str, np.ndarray]) -> list[bytes]:
+    def _scalars(self, stats: dict[str, np.ndarray], global_norm: float) -> bytes:
+        """Every scalar of the batch, encoded at once; sets ``nonfinite``."""
         plan = self.plan
         if "nonfinite" in stats:
             self.nonfinite = dict(zip(plan.names, stats["nonfinite"].tolist()))
-        prefixes = plan.prefixes
-        result = []
-        for stat in plan.stats:
-            result += [scalar_value(prefixes[t], v) for t, v in zip(plan.scalar_tags[stat], stats[stat].tolist())]
-        for i, tags in enumerate(plan.extra_tags):
-            result += [scalar_value(prefixes[tag], float(stats[stat][i])) for tag, stat in zip(tags, plan.extra[i])]
-        return result
+        numbers = [stats[stat] for stat in plan.stats]
+        numbers += [np.array([stats[stat][i] for stat in more]) for i, more in enumerate(plan.extra) if more]
+        if plan.global_norm:
+            numbers.append(np.array([global_norm]))
+        return plan.block.fill(np.concatenate(numbers)) if numbers else b""
 
 
 class UpdateRatios:
@@ -231,4 +221,4 @@ class UpdateRatios:
                 change = np.sqrt(seg.sum(np.square(new - old)))
                 norm = np.sqrt(seg.sum(new * new))
                 ratios[group] = np.where(norm != 0, change / norm, np.nan)
-        return [scalar_value(scalar_value_prefix(tag), value) for tag, value in zip(self.tags, ratios.tolist())]
+        return [ScalarBlock(self.tags).fill(ratios)]
