@@ -12,7 +12,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -62,6 +62,28 @@ def _encoders() -> ThreadPoolExecutor:
         if _encoder_pool is None or _encoder_pool[0] != os.getpid():
             _encoder_pool = (os.getpid(), ThreadPoolExecutor(_ENCODER_THREADS, thread_name_prefix="mxnet_tb-encode"))
         return _encoder_pool[1]
+
+
+_BUILD_WHEN_WRITTEN_BYTES = 1 << 16
+
+
+class _BuiltWhenWritten(Future):  # type: ignore[type-arg]
+    """A record built when the event writer first asks for it (``add_summary_later``'s small builds)."""
+
+    def __init__(self, build: Callable[[], bytes]) -> None:
+        super().__init__()
+        self._build: Callable[[], bytes] | None = build
+        self._build_lock = threading.Lock()
+
+    def result(self, timeout: float | None = None) -> bytes:
+        with self._build_lock:
+            build, self._build = self._build, None
+            if build is not None:
+                try:
+                    self.set_result(build())
+                except BaseException as exc:
+                    self.set_exception(exc)
+        return super().result(timeout)
 
 
 class SummaryWriter:
@@ -376,17 +398,19 @@ class SummaryWriter:
         size: int = 0,
     ) -> None:
         """Log the ``Summary.Value`` protos ``build()`` returns (for some or all of ``tags``) as one event at
-        ``global_step``, built later on the writer's encoder threads. ``build()`` may also return ``bytes``: a
-        serialized ``Summary`` of one or more values (``mxnet_tb._io.encode.ScalarBlock``, much cheaper for many
-        values), whose tags must be among ``tags`` and are not parsed back to check.
+        ``global_step``, built later, off the calling thread. ``build()`` may also return ``bytes``: a serialized
+        ``Summary`` of one or more values (``mxnet_tb._io.encode.ScalarBlock``, much cheaper for many values),
+        whose tags must be among ``tags`` and are not parsed back to check.
 
         For values that are costly to compute, such as a monitor's statistics of a whole batch: the call returns
-        at once. The step is checked and taken now for every tag, and the event keeps its place in the queue,
-        so ``flush()`` and ``close()`` wait for it. ``tags`` must be clean (as ``add_scalar`` would write them).
+        at once. The step is checked and taken now for every tag, and the event keeps its place in the queue, so
+        ``flush()`` and ``close()`` wait for it. ``tags`` must be clean (as ``add_scalar`` would write them).
         ``size`` is the memory (bytes) the pending build holds; it counts against the queue's bound, and once
-        that is full this call waits for queued events. A build that raises, or returns a value whose tag is
-        not in ``tags``, loses this event only: it is counted in ``dropped_events`` and reported (warned, or
-        raised with ``strict=True``) like a failed write.
+        that is full this call waits for queued events. A build holding up to 64 KiB runs when its event is
+        written, on the writer's thread together with the others queued (one burst, not a thread hand-off per
+        event); a larger one starts at once on an encoder thread, so that its memory is soon released. A build
+        that raises, or returns a value whose tag is not in ``tags``, loses this event only: it is counted in
+        ``dropped_events`` and reported (warned, or raised with ``strict=True``) like a failed write.
 
         Example::
 
@@ -422,7 +446,8 @@ class SummaryWriter:
         with self._lock:
             writer = self._run("")
             step = self._step("", first, global_step)
-            writer.write(_encoders().submit(encode), size=size)
+            record = _BuiltWhenWritten(encode) if size <= _BUILD_WHEN_WRITTEN_BYTES else _encoders().submit(encode)
+            writer.write(record, size=size)
             key = self._key("")
             for tag in allowed:
                 self._last_steps[(key, tag)] = step

@@ -172,18 +172,31 @@ def test_activation_statistics_equal_numpy_on_the_first_batchs_outputs(logdir, s
 def test_batches_are_reduced_off_the_training_thread_unless_they_must_stop_it(
     logdir, monkeypatch, on_nonfinite, off_thread
 ):
-    threads = []
+    """Small reports are built when the writer's thread writes them (here every 10 ms), big ones at once on an
+    encoder thread; never by the training thread, but with ``on_nonfinite='raise'``, which must stop it."""
+    training = threading.Event()
+    during_training = []
     values = _report.BatchReport.values
 
     def record(self):
-        threads.append(threading.current_thread())
+        if training.is_set():
+            during_training.append(threading.current_thread())
         return values(self)
 
     monkeypatch.setattr(_report.BatchReport, "values", record)
-    monitor = tb.GradMonitor(interval=2, on_nonfinite=on_nonfinite, writer=tb.SummaryWriter(logdir))
-    _train(logdir, monitor)
-    assert len(threads) == BATCHES // 2
-    assert all((thread is not threading.main_thread()) == off_thread for thread in threads)
+    monitor = tb.GradMonitor(interval=1, on_nonfinite=on_nonfinite, writer=tb.SummaryWriter(logdir, flush_secs=0.01))
+    sw = monitor._writer
+    mod = models.module()
+    train, val = models.iterators(samples=64 * models.BATCH)
+    mod.bind(train.provide_data, train.provide_label)
+    mod.install_monitor(monitor)
+    training.set()
+    models.fit(mod, train, val, num_epoch=1)
+    training.clear()
+    sw.close()
+    assert during_training
+    assert all((thread is not threading.main_thread()) == off_thread for thread in during_training)
+    assert len(scalars(logdir, "grads/global_norm")) == 64
 
 
 @pytest.mark.parametrize("kind", ["GradMonitor", "WeightMonitor", "ActivationMonitor"])
@@ -204,3 +217,37 @@ def test_host_and_device_reductions_agree_for_every_monitor(tmp_path, kind):
         device = logged["device"][tag]
         assert [s for s, _ in device] == [s for s, _ in points], tag
         assert [v for _, v in device] == pytest.approx([v for _, v in points], rel=1e-5, abs=1e-7), tag
+
+
+EXIT_SCRIPT = """
+import json, sys
+import mxnet_tb as tb
+tb.init(logdir=sys.argv[1])  # before MXNet is imported, and never closed here: it is closed at exit, after MXNet's
+from tests import mxnet_models as models  # own exit hook shut its engine down (exit hooks run last in, first out)
+from tests.test_monitor_values import _GradientTape
+mod = models.module()
+train, val = models.iterators()
+mod.bind(train.provide_data, train.provide_label)
+mod.install_monitor(tb.GradMonitor(interval=1, stats=("norm",), histograms=False))
+tape = _GradientTape(mod)
+models.fit(mod, train, val, num_epoch=1)
+json.dump([{k: float((v.astype("float64") ** 2).sum() ** 0.5) for k, v in s.items()} for s in tape.steps],
+          open(sys.argv[2], "w"))
+"""
+
+
+def test_values_still_pending_at_interpreter_exit_are_read_before_mxnet_shuts_down(tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    logdir, expected = tmp_path / "logs", tmp_path / "expected.json"
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = {**os.environ, "PYTHONPATH": root + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    subprocess.run([sys.executable, "-c", EXIT_SCRIPT, str(logdir), str(expected)], check=True, env=env, cwd=root)
+    norms = json.loads(expected.read_text())
+    for param in PARAMS:
+        logged = scalars(str(logdir), f"grads/norm/{param}")
+        assert [s for s, _ in logged] == list(range(len(norms)))
+        assert [v for _, v in logged] == pytest.approx([n[param] for n in norms], rel=1e-5), param

@@ -113,8 +113,7 @@ class BatchReport:
         stats = {stat: np.zeros(count) for stat in needed}
         hist = None
         everything_squared = 0.0
-        for group, array in staged.parts:
-            values = array.asnumpy()
+        for group, values in staged.read():
             if self.scale != 1.0:
                 values = values * self.scale
             seg = segments(staged.sizes[group])
@@ -158,8 +157,8 @@ class BatchReport:
     def _from_sum_squares(self, staged: Staged) -> list[bytes]:
         plan = self.plan
         squares = np.zeros(len(plan.names))
-        for group, array in staged.parts:
-            squares[group] = array.asnumpy().astype(np.float64)
+        for group, array in staged.read():
+            squares[group] = array.astype(np.float64)
         squares *= self.scale * self.scale
         return [self._scalars({"norm": np.sqrt(squares)}, np.sqrt(squares.sum()))]
 
@@ -169,8 +168,8 @@ class BatchReport:
         plan = self.plan
         names = device_stats_of(plan)
         width = len(names) + 2 + (DEVICE_HISTOGRAM_BINS if plan.histograms else 0)
-        ((_, array),) = staged.parts
-        table = array.asnumpy().reshape(len(plan.names), width)
+        ((_, array),) = staged.read()
+        table = array.reshape(len(plan.names), width)
         stats = {stat: np.zeros(len(plan.names)) for stat in names}
         squares = 0.0
         for i, row in enumerate(table):
@@ -213,9 +212,8 @@ class UpdateRatios:
 
     def values(self) -> list[bytes]:
         ratios = np.zeros(len(self.tags))
-        for (group, before), (_, after) in zip(self.before.parts, self.after.parts):
-            old = before.asnumpy()
-            new = after.asnumpy().astype(np.float64)
+        for (group, old), (_, after) in zip(self.before.read(), self.after.read()):
+            new = after.astype(np.float64)
             seg = segments(self.after.sizes[group])
             with np.errstate(all="ignore"):
                 change = np.sqrt(seg.sum(np.square(new - old)))
