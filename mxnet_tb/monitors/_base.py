@@ -5,7 +5,7 @@ A monitor is an ``mx.monitor.Monitor`` so it goes wherever MXNet takes one: ``mo
 so it needs no ``tic``/``toc`` from MXNet; those stay harmless no-ops when ``fit`` calls them.
 
 A logged batch is one ``_log_batch`` call: device work on the training thread (``_staging.py``), everything
-else on the writer's encoder threads (``_report.py``), one event per batch.
+else off it, in the writer (``_report.py``, ``SummaryWriter.add_summary_later``), one event per batch.
 """
 
 from __future__ import annotations
@@ -173,8 +173,8 @@ class TensorMonitor(mx.monitor.Monitor):
         """Log every tensor of a batch together: ``tensors[i]`` is tensor ``names[i]`` on each device, summed
         (or with ``join`` laid end to end); ``extra[i]`` names statistics logged for that tensor only.
 
-        The training thread only issues device work here (``_staging.py``); reading it back, the statistics,
-        the protos and their encoding run on the writer's encoder threads (``_report.py``), as one event at
+        The training thread only issues device work here (``_staging.py``); reading it back, the statistics and
+        their encoding (``_report.py``) run off it, in the writer (``add_summary_later``), as one event at
         ``step``. With ``on_nonfinite='raise'`` (or ``wait``) the batch is reduced now, to stop training at it.
         """
         plan = self._plan(tuple(names), extra)

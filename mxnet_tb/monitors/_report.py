@@ -1,9 +1,9 @@
-"""What a logged batch becomes, off the training thread: its staged results read back, reduced, turned into protos.
+"""What a logged batch becomes, off the training thread: its staged results read back, reduced, encoded.
 
 A ``Plan`` is fixed per set of tensor names (the tags, computed and cleaned once); a ``BatchReport`` holds one
 batch's ``Staged`` results and, when the writer's encoder thread calls ``values()``, reads them (one
 ``asnumpy`` per dtype group), computes every statistic and histogram of every tensor together
-(``_training.fused_stats``) and returns the ``Summary.Value`` protos of the batch's single event.
+(``_training.fused_stats``) and returns the batch's single event's values, encoded (``_io.encode``).
 
 Example::
 
@@ -86,7 +86,7 @@ def _f8(array: np.ndarray) -> bytes:
 
 
 class BatchReport:
-    """One logged batch: ``values()`` reads its staged results and returns its protos; then ``nonfinite`` is set.
+    """One logged batch: ``values()`` reads its staged results and returns them encoded; then ``nonfinite`` is set.
 
     ``scale`` multiplies every tensor first (``GradMonitor(effective=True)``), as the host would.
     """

@@ -4,13 +4,13 @@ The tensors a monitor reads (gradients above all) are overwritten by the next ba
 taken now, at the step they belong to. Issuing an operation is enough: MXNet's engine runs it before any
 later write to its inputs, so a copy (``concat`` of flat views of all the batch's tensors, summed over
 devices) or a fused reduction (``multi_sum_sq``) issued here holds this batch's values whenever it is read.
-Reading it (``asnumpy``, which waits for the engine) and everything in Python happen later, on the writer's
-encoder threads (``_report.py``).
+Reading it (``asnumpy``, which waits for the engine) and everything in Python happen later, in the writer
+(``_report.py``; ``SummaryWriter.add_summary_later``).
 
 Example::
 
     >>> staged = stage_copy(Layout([[grad_dev0, grad_dev1]], FlatViews()))   # doctest: +SKIP
-    >>> staged.parts[0][1].asnumpy()   # later, on another thread   # doctest: +SKIP
+    >>> staged.read()   # later, on another thread   # doctest: +SKIP
 """
 
 from __future__ import annotations
