@@ -284,7 +284,10 @@ def test_validation_factory(kwargs):
 @given(
     kind=st.sampled_from(["GradMonitor", "WeightMonitor", "ActivationMonitor"]),
     kwargs=st.dictionaries(
-        st.sampled_from(["interval", "pattern", "stats", "histograms", "writer", "reduce", "on_nonfinite"]), anything
+        st.sampled_from(
+            ["interval", "pattern", "stats", "histograms", "writer", "reduce", "on_nonfinite", "global_norm"]
+        ),
+        anything,
     ),
 )
 def test_monitors(kind, kwargs):
