@@ -54,8 +54,10 @@ Make = Callable[[tb.SummaryWriter], Any]
 CONTEXT = [mx.cpu()]
 
 
-def train_seconds(batches: int, make_monitor: Make, logdir: str) -> float:
-    """Seconds for batches ``WARMUP..batches+WARMUP-1`` of one epoch with the monitor ``make_monitor`` builds."""
+def train_seconds(batches: int, make_monitor: Make, logdir: str) -> tuple[float, float]:
+    """Wall and process CPU seconds (all threads) for batches ``WARMUP..batches+WARMUP-1`` of one epoch with the
+    monitor ``make_monitor`` builds. CPU time does not count waiting for a core, so it is steadier on a busy
+    machine; it counts the monitor's background work, wherever it ran."""
     rng = np.random.default_rng(0)
     total = (batches + WARMUP) * BATCH
     data = rng.standard_normal((total, UNITS)).astype(np.float32)
@@ -67,7 +69,7 @@ def train_seconds(batches: int, make_monitor: Make, logdir: str) -> float:
     def clock(param: Any) -> None:
         if param.nbatch == WARMUP - 1:
             mx.nd.waitall()
-            started.append(time.perf_counter())
+            started.append((time.perf_counter(), time.process_time()))
 
     writer = tb.SummaryWriter(logdir, verbose=False)
     monitor = make_monitor(writer)
@@ -81,7 +83,7 @@ def train_seconds(batches: int, make_monitor: Make, logdir: str) -> float:
     )
     mx.nd.waitall()
     writer.close()
-    return time.perf_counter() - started[0]
+    return time.perf_counter() - started[0][0], time.process_time() - started[0][1]
 
 
 CONFIGS: dict[str, Make] = {
@@ -112,24 +114,33 @@ def main() -> None:
     configs = {k: v for k, v in CONFIGS.items() if args.only is None or k == "none" or k in args.only}
     in_tempdir(lambda d: train_seconds(50, CONFIGS["none"], d))  # warm up kernels and allocator
     times: dict[str, list[float]] = {name: [] for name in configs}
+    cpu: dict[str, list[float]] = {name: [] for name in configs}
     for _ in range(args.rounds):
         for name, make in configs.items():
-            times[name].append(in_tempdir(lambda d, make=make: train_seconds(args.batches, make, d)))
+            wall, used = in_tempdir(lambda d, make=make: train_seconds(args.batches, make, d))
+            times[name].append(wall)
+            cpu[name].append(used)
     print_environment([("python", python_version()), ("mxnet", version_of("mxnet")), ("mxnet_tb", tb.__version__)])
     shape = f"{LAYERS}-layer MLP, {UNITS} units, batch {BATCH}, on {CONTEXT[0]}"
-    print(f"{shape}: {args.batches} timed batches x {args.rounds} rounds")
-    print(f"{'configuration':34s} {'ms/batch':>9s} {'vs none':>9s}  (median of rounds; per-round ratio median)")
-    ratios = {}
+    print(f"{shape}: {args.batches} timed batches x {args.rounds} rounds (medians; ratios per round, then median)")
+    print(f"{'configuration':34s} {'ms/batch':>9s} {'vs none':>9s} {'CPU vs none':>12s}")
+
+    def cost(table: dict[str, list[float]], name: str, against: str = "none") -> float:
+        return statistics.median(t / b for t, b in zip(table[name], table[against])) - 1
+
     for name, runs in times.items():
-        ratios[name] = statistics.median(t / b for t, b in zip(runs, times["none"])) - 1
-        print(f"{name:34s} {statistics.median(runs) / args.batches * 1e3:9.3f} {ratios[name]:+9.1%}")
-    print(f"noise floor (never-active monitor vs none): {ratios.get('GradMonitor (never active)', float('nan')):+.1%}")
+        ms = statistics.median(runs) / args.batches * 1e3
+        print(f"{name:34s} {ms:9.3f} {cost(times, name):+9.1%} {cost(cpu, name):+12.1%}")
+    if "GradMonitor (never active)" in times:
+        floor, cpu_floor = cost(times, "GradMonitor (never active)"), cost(cpu, "GradMonitor (never active)")
+        print(f"noise floor (never-active monitor vs none): {floor:+.1%} wall, {cpu_floor:+.1%} CPU")
     for name, (limit, against) in TARGETS.items():
         if name not in times or against not in times:
             continue
-        cost = statistics.median(t / b for t, b in zip(times[name], times[against])) - 1
-        verdict = "met" if (cost < limit if limit else cost <= 0) else "NOT met"
-        print(f"{name} vs {against}: {cost:+.1%} (target {'<' if limit else '<='} {limit:+.0%}) [{verdict}]")
+        wall, used = cost(times, name, against), cost(cpu, name, against)
+        verdict = "met" if (wall < limit if limit else wall <= 0) else "NOT met"
+        target = f"{'<' if limit else '<='} {limit:+.0%}"
+        print(f"{name} vs {against}: {wall:+.1%} wall, {used:+.1%} CPU (target {target}) [{verdict}]")
 
 
 if __name__ == "__main__":
