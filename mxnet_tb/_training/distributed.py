@@ -57,7 +57,6 @@ _known_count: int | None = None
 _logs: bool | None = None  # the settled answer of logs_here(), so callbacks and monitors pay one global read
 
 
-
 def check_mode(value: Any, *, name: str = "dist_mode") -> str:
     """``value`` if it is a known mode, else ValueError naming it."""
     if value not in MODES:

@@ -80,6 +80,7 @@ class TensorMonitor(mx.monitor.Monitor):
         self._unhooked = False  # this process does not log (distributed, see _distributed.py): hooks removed
         self._views = FlatViews()  # flat views of the arrays read every logged batch, made once
         self._plans: dict[tuple[Any, ...], Plan] = {}
+        self._last_plan: tuple[Any, Any, Plan] | None = None  # (names list, extra, plan) of the last batch
         self._layouts: tuple[Any, Layout] | None = None  # the last list of tensors staged, and its layout
         self._selection: dict[tuple[int, str], tuple[tuple[Any, ...], list[str], list[list[Any]]]] = {}
 
@@ -177,12 +178,10 @@ class TensorMonitor(mx.monitor.Monitor):
         their encoding (``_report.py``) run off it, in the writer (``add_summary_later``), as one event at
         ``step``. With ``on_nonfinite='raise'`` (or ``wait``) the batch is reduced now, to stop training at it.
         """
-        plan = self._plan(tuple(names), extra)
+        plan = self._plan(names, extra)
         sync = wait or self.on_nonfinite == "raise"
-        first = tensors[0]
-        on_device = self.reduce == "device" or (
-            self.reduce == "auto" and any(a.context.device_type != "cpu" for a in first)
-        )
+        layout = self._layout(tensors, join)
+        on_device = self.reduce == "device" or (self.reduce == "auto" and layout.on_gpu)
         report_scale = scale
         if on_device:
             if join:
@@ -193,9 +192,9 @@ class TensorMonitor(mx.monitor.Monitor):
             staged = stage_device_stats(totals, device_stats_of(plan), plan.histograms)
             report_scale = 1.0
         elif plan.stats == ("norm",) and not plan.histograms and not any(plan.extra) and not sync and not join:
-            staged = stage_sum_squares(self._layout(tensors))
+            staged = stage_sum_squares(layout)
         else:
-            staged = stage_copy(self._layout(tensors, join))
+            staged = stage_copy(layout)
         report = BatchReport(plan, staged, report_scale)
         writer = self.writer
         if sync:
@@ -217,15 +216,19 @@ class TensorMonitor(mx.monitor.Monitor):
         self._layouts = (tensors, layout)
         return layout
 
-    def _plan(self, names: tuple[str, ...], extra: tuple[tuple[str, ...], ...] = ()) -> Plan:
+    def _plan(self, names: Sequence[str], extra: tuple[tuple[str, ...], ...] = ()) -> Plan:
         """The tags of a batch over ``names``, made once per set of names."""
-        key = (names, extra)
+        last = self._last_plan
+        if last is not None and last[0] is names and last[1] == extra:  # the same list as last batch's
+            return last[2]
+        key = (tuple(names), extra)
         plan = self._plans.get(key)
         if plan is None:
             if len(self._plans) >= 64:
                 self._plans.clear()
-            plan = Plan(self.kind, names, self.stats, self.histograms, extra, self._logs_global_norm())
+            plan = Plan(self.kind, key[0], self.stats, self.histograms, extra, self._logs_global_norm())
             self._plans[key] = plan
+        self._last_plan = (names, extra, plan)
         return plan
 
     def _logs_global_norm(self) -> bool:

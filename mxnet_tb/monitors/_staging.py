@@ -123,6 +123,7 @@ class Layout:
         self.join = join
         self.devices = len(tensors[0])
         self.context = tensors[0][0].context
+        self.on_gpu = any(piece.context.device_type != "cpu" for piece in tensors[0])
         if join:
             self.sizes = np.array([sum(size for _, size, _ in pieces) for pieces in flat], dtype=np.int64)
         else:
