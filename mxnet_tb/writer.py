@@ -15,7 +15,7 @@ from typing import Any
 
 from tensorboard.compat.proto import summary_pb2
 
-from ._facade import media, plots, walltime_or_now
+from ._facade import later, media, plots, walltime_or_now
 from ._facade.core import CLOSED, SharedState, WriterCore
 from ._io.encode import scalar_event, scalar_value_prefix, summary_event
 from ._io.event_file import DEFAULT_MAX_QUEUE
@@ -296,6 +296,7 @@ class SummaryWriter(WriterCore):
 
     add_histogram = plots.add_histogram
     add_histogram_raw = plots.add_histogram_raw
+    add_summary_later = later.add_summary_later
     add_image = media.add_image
     add_images = media.add_images
     add_audio = media.add_audio

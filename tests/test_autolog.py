@@ -82,6 +82,7 @@ def expected_tags() -> set[str]:
         tags |= {f"weights/hist/{name}", f"weights/norm/{name}"}
         tags |= {f"grads/{stat}/{name}" for stat in ("norm", "mean", "std", "max_abs", "nonfinite", "hist")}
     tags |= readback.MODEL_CARD_TAGS  # tb.params writes the model card once
+    tags.add("grads/global_norm")  # autolog's GradMonitor logs it per logged batch
     return tags | {"autolog/batches_per_epoch", "autolog/run", "__run_graph__"} | HPARAMS_TAGS
 
 

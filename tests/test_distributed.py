@@ -36,6 +36,7 @@ RUN_TAGS = {
     "train/accuracy", "train/samples_per_sec", "train/lr", "val/accuracy", "weights/filters/conv0_weight",
     *(f"grads/{stat}/{p}" for stat in (*GRAD_STATS, "hist") for p in PARAMS),
     *(f"weights/{stat}/{p}" for stat in ("norm", "hist") for p in PARAMS),
+    "grads/global_norm",
     *MODEL_CARD_TAGS,
 }  # fmt: skip
 
@@ -221,6 +222,12 @@ def test_rank0_job_logs_one_run_with_the_summed_gradients(tmp_path, root_port):
         own = [_norm(rank0["arrays"][f"grad/{s}/{name}"]) for s in range(STEPS)]
         assert logged == pytest.approx(summed, rel=1e-5), name
         assert all(a != pytest.approx(b, rel=1e-3) for a, b in zip(logged, own)), name
+    global_norms = [v for _, v in scalars(job.logs, "grads/global_norm")]  # of the job's summed gradients
+    squares = [
+        sum(_norm(rank0["arrays"][f"grad/{s}/{p}"] + rank1["arrays"][f"grad/{s}/{p}"]) ** 2 for p in PARAMS)
+        for s in range(STEPS)
+    ]
+    assert global_norms == pytest.approx(np.sqrt(squares), rel=1e-5)
     lr = [v for _, v in scalars(job.logs, "train/lr")]
     assert lr == pytest.approx([_expected_lr(s) for s in range(STEPS)])
     assert [_applied_lr(job.records, s) for s in range(STEPS)] == pytest.approx(lr, rel=1e-3)

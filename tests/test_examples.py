@@ -38,6 +38,7 @@ def test_train_digits_demo_logs_the_whole_module_api(tmp_path):
         "val/accuracy",
         "val/cross-entropy",
         *(f"grads/{s}/{p}" for s in ("norm", "mean", "std", "max_abs", "nonfinite", "hist") for p in params),
+        "grads/global_norm",
         *(f"weights/{s}/{p}" for s in ("norm", "hist") for p in params),
         *(f"aux/{s}/bn0_{a}" for s in ("norm", "hist") for a in ("moving_mean", "moving_var")),
         "weights/filters/conv0_weight",

@@ -223,6 +223,15 @@ def test_init_and_writer_options(hostile, kwargs):
         writer.add_scalar("still/usable", 1.0)
 
 
+@SETTINGS
+@given(tags_=st.one_of(st.lists(tags, max_size=3), tags, anything), step=steps, size=st.one_of(st.integers(), anything))
+def test_add_summary_later(hostile, tags_, step, size):
+    writer = hostile[2]
+    _attempt(writer.add_summary_later, tags_, list, step, size=size)
+    _attempt(writer.add_summary_later, ("later",), tags_, step)
+    _still_usable(writer)
+
+
 def test_every_public_add_method_is_driven_here():
     driven = set()
     for name, function in globals().items():
@@ -289,7 +298,10 @@ def test_validation_factory(kwargs):
 @given(
     kind=st.sampled_from(["GradMonitor", "WeightMonitor", "ActivationMonitor"]),
     kwargs=st.dictionaries(
-        st.sampled_from(["interval", "pattern", "stats", "histograms", "writer", "reduce", "on_nonfinite"]), anything
+        st.sampled_from(
+            ["interval", "pattern", "stats", "histograms", "writer", "reduce", "on_nonfinite", "global_norm"]
+        ),
+        anything,
     ),
 )
 def test_monitors(kind, kwargs):

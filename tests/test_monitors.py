@@ -43,6 +43,7 @@ def test_grad_monitor_works_in_every_install_style_without_duplicates(logdir, st
     monitor = tb.GradMonitor(interval=2, writer=tb.SummaryWriter(logdir))
     _train(logdir, monitor, style)
     expected = {f"grads/{stat}/{p}" for stat in GRAD_STATS for p in PARAMS} | {f"grads/hist/{p}" for p in PARAMS}
+    expected.add("grads/global_norm")
     tags = set(accumulate(logdir).Tags()["tensors"])
     assert {t for t in tags if t.startswith("grads/")} == expected
     for tag in expected:
@@ -53,7 +54,7 @@ def test_grad_monitor_works_in_every_install_style_without_duplicates(logdir, st
 
 WEIGHT_STATS = ("norm", "mean", "std", "max_abs", "hist", "update_ratio")
 EXPECTED_TAGS = {
-    "GradMonitor": {f"grads/{s}/{p}" for s in (*GRAD_STATS, "hist") for p in PARAMS},
+    "GradMonitor": {f"grads/{s}/{p}" for s in (*GRAD_STATS, "hist") for p in PARAMS} | {"grads/global_norm"},
     "WeightMonitor": {f"weights/{s}/{p}" for s in WEIGHT_STATS for p in PARAMS},
     "ActivationMonitor": {
         *(f"activations/{s}/{o}" for s in ("mean", "std", "max_abs", "nonfinite", "hist") for o in

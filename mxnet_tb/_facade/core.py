@@ -56,6 +56,7 @@ class WriterCore:
         self._logdir = logdir
         self._scalar_tags: dict[str, tuple[str, bytes]] = {}  # tag as given -> (clean tag, encoded prefix)
         self._custom_layout: Layout = {}  # merged add_custom_scalars charts
+        self._later_tags: dict[Any, Any] = {}  # add_summary_later's checked tag tuples (_facade/later.py)
 
     def _key(self, run: str) -> str:
         """``run`` (relative to this view's directory) relative to the root writer's logdir; '' for the root."""

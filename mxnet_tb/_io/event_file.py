@@ -16,7 +16,9 @@ Failures are never swallowed, and never stop training unless asked to. An ``OSEr
 ``EventWriteError`` naming the file, the OS error and the events lost; the next ``write``, ``flush`` or
 ``close`` reports it: by default as one ``EventWriteWarning`` per failing spell, counting what is dropped in
 ``dropped_events``; with ``strict=True`` by raising it (``RunFile`` keeps the file readable and reuses or
-removes files left without events). A record whose encoding failed (a ``Future`` raising) is an ``EncodeError``:
+removes files left without events). A deferred record (a ``Future``, or anything with its ``result()``) is
+resolved in queue order when its batch is written; one built empty logs nothing. One whose encoding failed
+(``result()`` raising) is an ``EncodeError``:
 reported the same way (``EncodeWarning``), not counted as a dropped disk event. At interpreter exit every
 writer is given ``exit.EXIT_TIMEOUT_SECS`` in all, even on a hung disk.
 
@@ -289,11 +291,14 @@ class EventFileWriter:
                 records.append(record)
                 continue
             try:
-                records.append(record.result())  # type: ignore[union-attr]
+                built = record.result()  # type: ignore[union-attr]
             except Exception as exc:  # not a disk failure: reported as what it is, not counted as dropped
                 error = exc if isinstance(exc, EncodeError) else EncodeError(f"could not encode an event: {exc!r}")
                 with self._lock:
                     self._encode_error = error
+                continue
+            if built:  # a deferred build may log nothing (b'')
+                records.append(built)
         return records
 
     def _write_batch(self, pending: list[bytes | Future[bytes]]) -> None:

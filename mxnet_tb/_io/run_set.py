@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from .encoders import encode_later
+from .encoders import encode_later, encode_when_written
 from .event_file import EventFileWriter
 from .failures import FailurePolicy
 from .forks import renew_at_fork
@@ -39,6 +39,8 @@ from .writer_thread import WriterThread
 __all__ = ["RunSet"]
 
 _log = logging.getLogger("mxnet_tb")
+
+BUILD_WHEN_WRITTEN_BYTES = 1 << 16  # larger deferred builds start at once on an encoder thread, to free memory
 
 
 class RunSet(Sink):
@@ -141,6 +143,16 @@ class RunSet(Sink):
     def write_later(self, run: str, build: Callable[[], bytes], size: int, what: str) -> None:
         writer = self.writers.get(run) or self.writer(run)
         writer.write(encode_later(lambda: frame(build()), what), size=size)
+
+    def write_when_written(self, run: str, build: Callable[[], bytes], size: int, what: str) -> None:
+        writer = self.writers.get(run) or self.writer(run)
+
+        def framed() -> bytes:
+            event = build()
+            return frame(event) if event else b""
+
+        later = encode_when_written if size <= BUILD_WHEN_WRITTEN_BYTES else encode_later
+        writer.write(later(framed, what), size=size)  # type: ignore[arg-type]  # answers result() as a Future
 
     def write_embedding(self, run: str, tag: str, step: int, files: dict[str, bytes], info: Any) -> None:
         directory = os.path.join(self._logdir, run) if run else self._logdir

@@ -32,6 +32,11 @@ class Sink:
         """Queue the event ``build()`` returns (encoded on a background thread) in its place for ``run``."""
         raise NotImplementedError
 
+    def write_when_written(self, run: str, build: Callable[[], bytes], size: int, what: str) -> None:
+        """Queue the event ``build()`` returns (``b''``: none) in its place for ``run``, built when it is written
+        (``size`` bytes held until then: small builds on the writer's thread, large ones at once, off it)."""
+        raise NotImplementedError
+
     def write_embedding(self, run: str, tag: str, step: int, files: dict[str, bytes], info: Any) -> None:
         """The projector files of (``tag``, ``step``) in ``run``."""
         raise NotImplementedError
@@ -58,6 +63,9 @@ class NullSink(Sink):
         pass
 
     def write_later(self, run: str, build: Callable[[], bytes], size: int, what: str) -> None:
+        pass
+
+    def write_when_written(self, run: str, build: Callable[[], bytes], size: int, what: str) -> None:
         pass
 
     def write_embedding(self, run: str, tag: str, step: int, files: dict[str, bytes], info: Any) -> None:

@@ -51,6 +51,14 @@ class StepPolicy:
             )
         return step
 
+    def record_keys(self, keys: tuple[tuple[str, str], ...], step: int) -> None:
+        """``record`` for (run, tag) ``keys`` worked out once by the caller (a monitor's every logged batch)."""
+        if self._keep_highest:
+            for run, tag in keys:
+                self.record(run, (tag,), step)
+        else:
+            self.last.update(dict.fromkeys(keys, step))
+
     def record(self, run: str, tags: Iterable[str], step: int) -> None:
         """``tags`` of ``run`` were queued at ``step``."""
         for tag in tags:

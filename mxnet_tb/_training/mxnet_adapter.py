@@ -16,6 +16,7 @@ Example::
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from .hooks import Hooks, RemovableHandle, attached, module_hooks_of
@@ -23,6 +24,7 @@ from .hooks import Hooks, RemovableHandle, attached, module_hooks_of
 __all__ = [
     "ExecutorGroup",
     "argument_names",
+    "auxiliary_names",
     "batch_of",
     "bound_batch_size",
     "calling_module",
@@ -34,6 +36,7 @@ __all__ = [
     "kvstore_updates_weights",
     "module_executor_group",
     "module_of",
+    "multi_sum_sq_call",
     "ndarray_from_handle",
     "optimizer_of",
     "symbol_of",
@@ -199,6 +202,48 @@ def symbol_of(exe: Any) -> Any:
 def argument_names(exe: Any) -> list[str]:
     """An executor's argument names in its symbol's order (data, parameters, labels)."""
     return symbol_of(exe).list_arguments()
+
+
+def auxiliary_names(exe: Any) -> list[str]:
+    """An executor's auxiliary state names in its symbol's order (``aux_arrays``' order)."""
+    return symbol_of(exe).list_auxiliary_states()
+
+
+def multi_sum_sq_call(arrays: list[Any]) -> Callable[[], Any] | None:
+    """A call issuing ``mx.nd.multi_sum_sq(*arrays)`` through MXNet's C API with its arguments built once, or
+    None where this MXNet build does not offer it (the caller then uses the Python wrapper).
+
+    It calls the op through ``MXImperativeInvokeEx`` as MXNet's own wrapper does, minus building the handle
+    arrays every call (a third of the wrapper's cost for 42 arrays). The call returns None if MXNet refuses.
+    """
+    import ctypes
+
+    import mxnet as mx
+
+    try:
+        from mxnet.base import _LIB, NDArrayHandle, c_str, c_str_array
+
+        op = ctypes.c_void_p()
+        if _LIB.NNGetOpHandle(c_str("multi_sum_sq"), ctypes.byref(op)) != 0:
+            return None
+        inputs = (NDArrayHandle * len(arrays))(*[array.handle for array in arrays])
+        keys, values = c_str_array(["num_arrays"]), c_str_array([str(len(arrays))])
+    except Exception:  # another MXNet build
+        return None
+
+    def invoke() -> Any:
+        outputs = ctypes.POINTER(NDArrayHandle)()
+        count = ctypes.c_int(0)
+        stypes = ctypes.POINTER(ctypes.c_int)()
+        status = _LIB.MXImperativeInvokeEx(
+            op, len(arrays), inputs, ctypes.byref(count), ctypes.byref(outputs), 1, keys, values,
+            ctypes.byref(stypes),
+        )  # fmt: skip
+        if status != 0 or count.value != 1:
+            return None
+        return mx.nd.NDArray(ctypes.cast(outputs[0], NDArrayHandle))
+
+    return invoke
 
 
 def ndarray_from_handle(handle: Any) -> Any:

@@ -17,7 +17,17 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["DEVICE_HISTOGRAM_BINS", "STAT_NAMES", "check_stats", "device_histogram", "device_stats", "host_stats"]
+__all__ = [
+    "DEVICE_HISTOGRAM_BINS",
+    "STAT_NAMES",
+    "check_stats",
+    "device_histogram",
+    "device_histogram_counts",
+    "device_stats",
+    "device_stats_vector",
+    "host_stats",
+    "read_device_stats",
+]
 
 DEVICE_HISTOGRAM_BINS = 100
 
@@ -64,39 +74,80 @@ def host_stats(values: np.ndarray, stats: Sequence[str]) -> dict[str, float]:
     return result
 
 
+def device_stats_vector(array: Any, stats: Sequence[str]) -> Any:
+    """The named statistics of an NDArray as one float64 NDArray where it lives, nothing read back.
+
+    Entries: one per name in ``stats``, then the number of finite entries, then the sum of squares of all
+    entries (NaN or Inf if any entry is). Non-finite entries are masked out (as zeros, and out of the count)
+    for every statistic but ``nonfinite``; where no entry is finite the statistics have no meaning (the reader
+    makes them NaN, as ``device_stats`` does).
+    """
+    import mxnet as mx
+
+    nd = mx.nd
+    data = array.reshape((-1,))
+    data = data.astype("float64") if data.dtype != np.float64 else data
+    finite = nd.contrib.isfinite(data)
+    count = finite.sum()
+    clean = nd.where(finite, data, nd.zeros_like(data))
+    entries: list[Any] = []
+    for stat in stats:
+        if stat == "norm":
+            entries.append(nd.sqrt(nd.sum(clean * clean)))
+        elif stat == "mean":
+            entries.append(nd.sum(clean) / count)
+        elif stat == "std":
+            mean = nd.sum(clean) / count
+            centred = nd.where(finite, data - mean, nd.zeros_like(data))
+            entries.append(nd.sqrt(nd.sum(centred * centred) / count))
+        elif stat in ("min", "max"):
+            fill = nd.full(data.shape, np.inf if stat == "min" else -np.inf, ctx=data.context, dtype=data.dtype)
+            entries.append(getattr(nd, stat)(nd.where(finite, data, fill)))
+        elif stat == "max_abs":
+            entries.append(nd.max(nd.abs(clean)))
+        elif stat == "nonfinite":
+            entries.append(data.size - count)
+        elif stat == "zero_fraction":
+            entries.append(1.0 - nd.sum(clean != 0) / count)
+        else:
+            raise ValueError(f"unknown statistic {stat!r}; choose from {STAT_NAMES}")
+    entries += [count, nd.sum(data * data)]
+    return nd.concat(*[entry.reshape((1,)) for entry in entries], dim=0)
+
+
+def read_device_stats(vector: np.ndarray, stats: Sequence[str]) -> dict[str, float]:
+    """``device_stats_vector``'s entries, read back, as ``{name: value}`` (NaN where no entry is finite)."""
+    empty = vector[len(stats)] == 0
+    return {stat: float("nan") if empty and stat != "nonfinite" else float(vector[i]) for i, stat in enumerate(stats)}
+
+
 def device_stats(array: Any, stats: Sequence[str]) -> dict[str, float]:
     """The named statistics of an NDArray, reduced where it lives; only the scalars are copied back.
 
     Non-finite entries are masked out (as zeros, and out of the count) for every statistic but ``nonfinite``.
     """
+    return read_device_stats(device_stats_vector(array, stats).asnumpy(), stats)
+
+
+def device_histogram_counts(array: Any, low: Any, high: Any, bins: int = DEVICE_HISTOGRAM_BINS) -> Any:
+    """Counts (float64 NDArray) of ``bins`` equal buckets over ``[low, high]`` (1-element NDArrays), on the device.
+
+    As ``device_histogram`` counts, without reading ``low`` and ``high`` first: the values are scaled to
+    ``[0, 1]`` where they live. A constant input gets the range ``[low - 0.5, high + 0.5]``; non-finite values
+    are left out. The bucket edges are ``numpy.linspace(low, high, bins + 1)`` of the same range.
+    """
     import mxnet as mx
 
     nd = mx.nd
-    data = array.astype("float64") if array.dtype != np.float64 else array
-    finite = nd.contrib.isfinite(data)
-    count = finite.sum()
-    clean = nd.where(finite, data, nd.zeros_like(data))
-    lazy: dict[str, Any] = {}
-    for stat in stats:
-        if stat == "norm":
-            lazy[stat] = nd.sqrt(nd.sum(clean * clean))
-        elif stat == "mean":
-            lazy[stat] = nd.sum(clean) / count
-        elif stat == "std":
-            mean = nd.sum(clean) / count
-            centred = nd.where(finite, data - mean, nd.zeros_like(data))
-            lazy[stat] = nd.sqrt(nd.sum(centred * centred) / count)
-        elif stat in ("min", "max"):
-            fill = nd.full(data.shape, np.inf if stat == "min" else -np.inf, ctx=data.context, dtype=data.dtype)
-            lazy[stat] = getattr(nd, stat)(nd.where(finite, data, fill))
-        elif stat == "max_abs":
-            lazy[stat] = nd.max(nd.abs(clean))
-        elif stat == "nonfinite":
-            lazy[stat] = data.size - count
-        elif stat == "zero_fraction":
-            lazy[stat] = 1.0 - nd.sum(clean != 0) / count
-    empty = float(count.asscalar()) == 0
-    return {stat: float("nan") if empty and stat != "nonfinite" else float(v.asscalar()) for stat, v in lazy.items()}
+    data = array.reshape((-1,))
+    data = data.astype("float64") if data.dtype != np.float64 else data
+    low, high = low.astype("float64"), high.astype("float64")
+    pad = (high == low) * 0.5
+    low, high = low - pad, high + pad
+    scaled = nd.broadcast_div(nd.broadcast_sub(data, low), high - low)
+    scaled = nd.where(nd.contrib.isfinite(data), scaled, nd.full(data.shape, -1.0, ctx=data.context, dtype="float64"))
+    counts, _ = nd.histogram(scaled, bins=bins, range=(0.0, 1.0))
+    return counts.astype("float64")
 
 
 def device_histogram(array: Any, low: float, high: float, bins: int = DEVICE_HISTOGRAM_BINS) -> tuple[Any, Any]:

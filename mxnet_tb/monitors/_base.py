@@ -5,7 +5,10 @@ A monitor is an ``mx.monitor.Monitor`` so it goes wherever MXNet takes one: ``mo
 (``_training/hooks.py``), so it needs no ``tic``/``toc`` from MXNet (those stay harmless no-ops when ``fit``
 calls them) and ``uninstall()`` gives the executors back their own methods.
 
-``TensorMonitor`` is not public API: its extension points (``_listen``, ``_collect``, ``_log``) follow the
+A logged batch is one ``_log_batch`` call: device work on the training thread (``_staging.py``), everything
+else off it, in the writer (``_report.py``, ``SummaryWriter.add_summary_later``), one event per batch.
+
+``TensorMonitor`` is not public API: its extension points (``_listen``, ``_collect``, ``_log_batch``) follow the
 executor hooks, which change as MXNet quirks (reshape, SequentialModule, Gluon) are covered.
 """
 
@@ -24,6 +27,7 @@ from .._training.distributed import logs_here
 from .._training.hooks import ExecutorHooks, ModuleHooks, RemovableHandle, hooks_of, module_hooks_of
 from .._training.mxnet_adapter import (
     ExecutorGroup,
+    argument_names,
     calling_module,
     drives,
     executor_group_of,
@@ -31,16 +35,16 @@ from .._training.mxnet_adapter import (
     follow_new_buckets,
 )
 from .._training.resume import start_clock_in_fit
-from .._training.stats import check_stats, device_histogram, device_stats, host_stats
+from .._training.stats import check_stats
 from .._values.convert import to_count
-from .._values.names import clean_tag
 from ..errors import NonFiniteError
 from ..writer import SummaryWriter
+from ._report import BatchReport, Plan, device_stats_of
+from ._staging import FlatViews, Layout, stage_copy, stage_device_stats, stage_sum_squares
 
 __all__ = ["TensorMonitor"]
 
 REDUCE_MODES = ("auto", "host", "device")
-_HISTOGRAM_STATS = ("min", "max", "mean", "norm")  # what a histogram from device counts needs
 NONFINITE_POLICIES = ("log", "raise")
 
 
@@ -95,6 +99,11 @@ class TensorMonitor(mx.monitor.Monitor):
         self._active = False
         self._step = -1
         self._unhooked = False  # this process does not log (distributed, see _distributed.py): hooks removed
+        self._views = FlatViews()  # flat views of the arrays read every logged batch, made once
+        self._plans: dict[tuple[Any, ...], Plan] = {}
+        self._last_plan: tuple[Any, Any, Plan] | None = None  # (names list, extra, plan) of the last batch
+        self._layouts: tuple[Any, Layout] | None = None  # the last list of tensors staged, and its layout
+        self._selection: dict[tuple[int, str], tuple[tuple[Any, ...], list[str], list[list[Any]]]] = {}
 
     # -- MXNet's Monitor interface --------------------------------------------------------------------------
 
@@ -257,35 +266,110 @@ class TensorMonitor(mx.monitor.Monitor):
         return self.re_prog.match(name) is not None
 
     def _log(self, name: str, arrays: Sequence[Any], step: int, scale: float = 1.0) -> float:
-        """Log statistics (and a histogram) of the sum of ``arrays`` (one per device); returns its non-finite count."""
-        on_device = self.reduce == "device" or (
-            self.reduce == "auto" and any(a.context.device_type != "cpu" for a in arrays)
-        )
-        total = self._device_total(arrays, scale) if on_device else self._host_total(arrays, scale)
-        wanted = tuple(dict.fromkeys((*self.stats, "nonfinite", *(_HISTOGRAM_STATS if self.histograms else ()))))
-        stats = device_stats(total, wanted) if on_device else host_stats(total, wanted)
-        writer = self.writer
-        for stat in self.stats:
-            writer.add_scalar(f"{self.kind}/{stat}/{name}", stats[stat], step)
-        finite = total.size - stats["nonfinite"]
-        if self.histograms and finite:
-            tag = clean_tag(f"{self.kind}/hist/{name}")
-            if on_device:  # bring back bucket counts, not the tensor
-                edges, counts = device_histogram(total, stats["min"], stats["max"])
-                writer.add_histogram_raw(
-                    tag,
-                    float(edges[0]),
-                    float(edges[-1]),
-                    int(finite),
-                    stats["mean"] * finite,
-                    stats["norm"] ** 2,
-                    edges[1:],
-                    counts,
-                    step,
-                )
+        """Log statistics (and a histogram) of the sum of ``arrays`` (one per device); returns its non-finite count.
+
+        One tensor, read at once; monitors log a whole batch with ``_log_batch``.
+        """
+        report = self._log_batch([name], [list(arrays)], step, scale, wait=True)
+        return report.nonfinite.get(name, 0.0)
+
+    def _log_batch(
+        self,
+        names: Sequence[str],
+        tensors: Sequence[Sequence[Any]],
+        step: int,
+        scale: float = 1.0,
+        *,
+        join: bool = False,
+        extra: tuple[tuple[str, ...], ...] = (),
+        wait: bool = False,
+    ) -> BatchReport:
+        """Log every tensor of a batch together: ``tensors[i]`` is tensor ``names[i]`` on each device, summed
+        (or with ``join`` laid end to end); ``extra[i]`` names statistics logged for that tensor only.
+
+        The training thread only issues device work here (``_staging.py``); reading it back, the statistics and
+        their encoding (``_report.py``) run off it, in the writer (``add_summary_later``), as one event at
+        ``step``. With ``on_nonfinite='raise'`` (or ``wait``) the batch is reduced now, to stop training at it.
+        """
+        plan = self._plan(names, extra)
+        sync = wait or self.on_nonfinite == "raise"
+        layout = self._layout(tensors, join)
+        on_device = self.reduce == "device" or (self.reduce == "auto" and layout.on_gpu)
+        report_scale = scale
+        if on_device:
+            if join:
+                totals = [stage_copy(self._layout([pieces], join=True)).parts[0][1] for pieces in tensors]
+                totals = [total * scale if scale != 1.0 else total for total in totals]
             else:
-                writer.add_histogram(tag, total if not stats["nonfinite"] else total[np.isfinite(total)], step)
-        return stats["nonfinite"]
+                totals = [self._device_total(arrays, scale) for arrays in tensors]
+            staged = stage_device_stats(totals, device_stats_of(plan), plan.histograms)
+            report_scale = 1.0
+        elif plan.stats == ("norm",) and not plan.histograms and not any(plan.extra) and not sync and not join:
+            staged = stage_sum_squares(layout)
+        else:
+            staged = stage_copy(layout)
+        report = BatchReport(plan, staged, report_scale)
+        writer = self.writer
+        if sync:
+            values = report.values()
+            writer.add_summary_later(plan.tags, lambda: values, step)
+            self._check_nonfinite(report.nonfinite, step)
+        else:
+            writer.add_summary_later(plan.tags, report.values, step, size=staged.nbytes)
+        return report
+
+    def _layout(self, tensors: Sequence[Sequence[Any]], join: bool = False) -> Layout:
+        """How ``tensors`` are staged; kept while the same list of arrays comes back (gradients, weights)."""
+        if join:  # activations: fresh copies every batch
+            return Layout([list(t) for t in tensors], FlatViews.fresh, join=True)
+        known = self._layouts
+        if known is not None and known[0] is tensors:
+            return known[1]
+        layout = Layout([list(t) for t in tensors], self._views)
+        self._layouts = (tensors, layout)
+        return layout
+
+    def _plan(self, names: Sequence[str], extra: tuple[tuple[str, ...], ...] = ()) -> Plan:
+        """The tags of a batch over ``names``, made once per set of names."""
+        last = self._last_plan
+        if last is not None and last[0] is names and last[1] == extra:  # the same list as last batch's
+            return last[2]
+        key = (tuple(names), extra)
+        plan = self._plans.get(key)
+        if plan is None:
+            if len(self._plans) >= 64:
+                self._plans.clear()
+            plan = Plan(self.kind, key[0], self.stats, self.histograms, extra, self._logs_global_norm())
+            self._plans[key] = plan
+        self._last_plan = (names, extra, plan)
+        return plan
+
+    def _logs_global_norm(self) -> bool:
+        """Whether batches also log ``<kind>/global_norm`` (``GradMonitor`` does)."""
+        return False
+
+    def _parameter_tensors(self, group: list[Any], source: str) -> tuple[list[str], list[list[Any]]]:
+        """The parameters this monitor watches in ``group`` and their ``source`` arrays (``'grad'`` or ``'arg'``)
+        on each device; looked up once per group of executors.
+
+        A parameter is watched if its name matches and every device has a gradient for it (not data, labels or
+        frozen parameters).
+        """
+        key = (id(group), source)
+        known = self._selection.get(key)
+        if known is not None and len(known[0]) == len(group) and all(a is b for a, b in zip(known[0], group)):
+            return known[1], known[2]
+        names, tensors = [], []
+        for name in argument_names(group[0]):
+            if not self._matches(name):
+                continue
+            grads = [exe.grad_dict.get(name) for exe in group]
+            if any(grad is None for grad in grads):
+                continue
+            names.append(name)
+            tensors.append(grads if source == "grad" else [exe.arg_dict[name] for exe in group])
+        self._selection[key] = (tuple(group), names, tensors)
+        return names, tensors
 
     @staticmethod
     def _host_total(arrays: Sequence[Any], scale: float) -> np.ndarray:

@@ -5,7 +5,9 @@ every batch, active or not, and which turns off bulk execution, from the first t
 monitor is installed; ``uninstall()`` stops the logging but cannot take the callback away again (MXNet has no call
 for that; a distributed worker that does not log never sets it). On ResNet-20 on a CPU that is +1% to +7% CPU
 time per batch, like the stock ``mx.mon.Monitor`` (``bench/bench_monitor_resnet.py``, README "Cost"); more on
-GPUs and nets of many small operators. ``GradMonitor`` and ``WeightMonitor`` have no such cost.
+GPUs and nets of many small operators. Beyond that callback it adds nothing to an inactive batch, and a logged
+batch's outputs are reduced together off the training thread (``bench/bench_monitor_mlp.py``). Use it to
+investigate, not in every run. ``GradMonitor`` and ``WeightMonitor`` have no such cost.
 
 Example::
 
@@ -114,13 +116,10 @@ class ActivationMonitor(TensorMonitor):
 
     def _collect(self, group: list[Any], step: int) -> None:
         outputs, self._outputs = self._outputs, {}
+        if not outputs:
+            return
         relu = set().union(*self._relu.values())  # outputs gathered since the last log may be of several modules
-        nonfinite = {}
-        for name, arrays in outputs.items():
-            merged = [mx.nd.concat(*[a.reshape((-1,)) for a in arrays], dim=0)] if len(arrays) > 1 else arrays
-            nonfinite[name] = self._log(name, merged, step)
-            if name in relu and "zero_fraction" not in self.stats:
-                values = merged[0].asnumpy()
-                zero = 1.0 - float((values != 0).sum()) / values.size if values.size else float("nan")
-                self.writer.add_scalar(f"{self.kind}/zero_fraction/{name}", zero, step)
-        self._check_nonfinite(nonfinite, step)
+        names = tuple(outputs)
+        zero = ("zero_fraction",) if "zero_fraction" not in self.stats else ()
+        extra = tuple(zero if name in relu else () for name in names)
+        self._log_batch(names, [outputs[name] for name in names], step, join=True, extra=extra)

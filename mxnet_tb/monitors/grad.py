@@ -12,7 +12,7 @@ from typing import Any
 
 from .._training.distributed import kvstore_if_distributed, updates_on_servers
 from .._training.hooks import module_hooks_of
-from .._training.mxnet_adapter import argument_names, optimizer_of
+from .._training.mxnet_adapter import optimizer_of
 from ..writer import SummaryWriter
 from ._base import TensorMonitor
 
@@ -27,7 +27,12 @@ class GradMonitor(TensorMonitor):
     ``rescale_grad`` (by default 1/batch size), giving the gradient the optimizer applies. ``nonfinite``
     counts NaN/Inf entries; ``on_nonfinite='raise'`` stops training with ``NonFiniteError`` naming the first
     bad gradient and the step. ``reduce``: ``'host'`` (NumPy, fastest on CPU), ``'device'`` (NDArray
-    reductions where the gradient lives, only scalars copied back; for GPUs), ``'auto'`` (device for GPUs).
+    reductions where the gradient lives, only scalars and bucket counts copied back; for GPUs), ``'auto'``
+    (device for GPUs). ``global_norm`` also logs ``grads/global_norm``: the norm of all watched gradients
+    together, as gradient clipping computes it (NaN/Inf if any entry is).
+
+    A logged batch costs the training thread one fused copy (or, for ``stats=('norm',), histograms=False``,
+    one fused ``multi_sum_sq``); the statistics, histograms and encoding run on the writer's encoder threads.
 
     With a distributed kvstore (``dist_sync``) each worker logs its own gradients, read at the backward pass
     (by default the servers run the optimizer, and the kvstore pull later overwrites the gradient arrays with
@@ -51,11 +56,15 @@ class GradMonitor(TensorMonitor):
         effective: bool = False,
         reduce: str = "auto",
         on_nonfinite: str = "log",
+        global_norm: bool = True,
     ) -> None:
         super().__init__(interval, pattern, stats, histograms, writer, reduce, on_nonfinite)
         if not isinstance(effective, bool):
             raise TypeError(f"effective must be a bool; got {effective!r}")
+        if not isinstance(global_norm, bool):
+            raise TypeError(f"global_norm must be a bool; got {global_norm!r}")
         self.effective = effective
+        self.global_norm = global_norm
         self._pending: tuple[list[Any], int] | None = None  # a batch to log once update() summed its gradients
         self._listens_to_update = False
 
@@ -87,16 +96,12 @@ class GradMonitor(TensorMonitor):
 
     def _log_gradients(self, group: list[Any], step: int, summed: bool) -> None:
         """Log every matching gradient of ``group``; ``summed``: each device already holds the job's sum."""
-        scale = self._scale(group[0])
-        nonfinite = {}
-        for name in argument_names(group[0]):
-            if not self._matches(name):
-                continue
-            grads = [exe.grad_dict.get(name) for exe in group]
-            if any(grad is None for grad in grads):
-                continue  # data, labels, frozen parameters
-            nonfinite[name] = self._log(name, grads[:1] if summed else grads, step, scale)
-        self._check_nonfinite(nonfinite, step)
+        names, tensors = self._parameter_tensors(group, "grad")
+        if names:
+            self._log_batch(names, [grads[:1] for grads in tensors] if summed else tensors, step, self._scale(group[0]))
+
+    def _logs_global_norm(self) -> bool:
+        return self.global_norm
 
 
 def _sums_after_update(module: Any) -> bool:

@@ -21,7 +21,6 @@ Example::
 
 from __future__ import annotations
 
-import ctypes
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -30,6 +29,7 @@ import mxnet as mx
 import numpy as np
 
 from .._training.hooks import module_hooks_of
+from .._training.mxnet_adapter import argument_names, auxiliary_names, ndarray_from_handle
 from .._values.names import clean_tag
 from ._base import TensorMonitor
 
@@ -90,7 +90,7 @@ class Monitor(TensorMonitor):
 
         def on_tensor(name: bytes, handle: Any) -> None:
             if self._collecting:
-                array = mx.nd.NDArray(ctypes.cast(handle, mx.base.NDArrayHandle), writable=False)
+                array = ndarray_from_handle(handle)
                 text = mx.base.py_str(name)
                 if self._matches(text):
                     self._queue.append((text, self._device_name(exe, text), self.stat_func(array)))
@@ -146,9 +146,8 @@ class Monitor(TensorMonitor):
             return
         self._collecting = False
         for exe in self._group:
-            symbol = exe._symbol
-            named = [*zip(symbol.list_arguments(), exe.arg_arrays)]
-            named += zip(symbol.list_auxiliary_states(), exe.aux_arrays)
+            named = [*zip(argument_names(exe), exe.arg_arrays)]
+            named += zip(auxiliary_names(exe), exe.aux_arrays)
             for name, array in named:
                 if self._matches(name):
                     self._queue.append((name, self._device_name(exe, name), self.stat_func(array)))

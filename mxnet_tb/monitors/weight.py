@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
-
 from .._training.mxnet_adapter import argument_names
 from ..writer import SummaryWriter
 from ._base import TensorMonitor
+from ._report import UpdateRatios
+from ._staging import Layout, stage_copy
 
 __all__ = ["WeightMonitor"]
 
@@ -49,13 +49,13 @@ class WeightMonitor(TensorMonitor):
         if not isinstance(update_ratio, bool):
             raise TypeError(f"update_ratio must be a bool; got {update_ratio!r}")
         self.update_ratio = update_ratio
-        self._before: dict[str, np.ndarray] = {}
-        self._before_step = -1
+        # logged batches waiting for their updated weights: (names, staged weights, step), one per executor group
+        self._before: list[tuple[list[str], Any, int]] = []
 
     def uninstall(self) -> None:
         """Stop monitoring (see ``TensorMonitor.uninstall``); a pending update ratio is not logged."""
         super().uninstall()
-        self._before = {}
+        self._before = []
 
     def _after_backward(self, exe: Any) -> None:
         group = self._groups[id(exe)]
@@ -68,22 +68,26 @@ class WeightMonitor(TensorMonitor):
         return [n for n in argument_names(exe) if self._matches(n) and grads.get(n) is not None]
 
     def _collect(self, group: list[Any], step: int) -> None:
-        first = group[0]  # every device holds the same weights
-        nonfinite = {}
-        for name in self._parameters(first):
-            array = first.arg_dict[name]
-            nonfinite[name] = self._log(name, [array], step)
-            if self.update_ratio:
-                self._before[name] = array.asnumpy()
-        self._before_step = step
-        self._check_nonfinite(nonfinite, step)
+        names, tensors = self._parameter_tensors(group, "arg")
+        if not names:
+            return
+        first = [arrays[:1] for arrays in tensors]  # every device holds the same weights
+        self._log_batch(names, first, step)
+        if self.update_ratio:  # this batch's weights, copied now (the update overwrites them)
+            staged = stage_copy(Layout(first, self._views))
+            self._before = [p for p in self._before if p[0] != names] + [(names, staged, step)]
 
     def _log_update_ratios(self, exe: Any) -> None:
-        """Ratios of the weights ``exe`` holds (a SequentialModule's parts each hold their own)."""
+        """Ratios of the weights ``exe`` holds (a SequentialModule's parts each hold their own): every pending
+        batch whose parameters are all in ``exe``, in one event each."""
         arrays = exe.arg_dict
-        for name in [name for name in self._before if name in arrays]:
-            before = self._before.pop(name)
-            after = arrays[name].asnumpy().astype(np.float64)
-            norm = float(np.linalg.norm(after))
-            ratio = float(np.linalg.norm(after - before)) / norm if norm else float("nan")
-            self.writer.add_scalar(f"{self.kind}/update_ratio/{name}", ratio, self._before_step)
+        held = [pending for pending in self._before if all(name in arrays for name in pending[0])]
+        if not held:
+            return
+        self._before = [pending for pending in self._before if not any(pending is h for h in held)]
+        for names, staged, step in held:
+            after = stage_copy(Layout([[arrays[name]] for name in names], self._views))
+            plan = self._plan(tuple(names), (("update_ratio",),) * len(names))
+            tags = tuple(tag for more in plan.extra_tags for tag in more)
+            report = UpdateRatios(tags, staged, after)
+            self.writer.add_summary_later(tags, report.values, step, size=2 * after.nbytes)

@@ -36,6 +36,7 @@ __all__ = [
     "DEFAULT_BUCKET_LIMITS",
     "MAX_RULE_BINS",
     "Bins",
+    "default_bucket_indices",
     "histogram_proto",
     "histogram_value",
     "raw_histogram_value",
@@ -123,6 +124,17 @@ _FLOAT64_CELLS = _CellTable(np.float64, np.int64)
 def _work_dtype(dtype: np.dtype) -> type[np.floating]:
     """float32 for inputs it holds exactly (float16/32, small ints, bool), float64 for the rest."""
     return np.float32 if dtype == np.float32 or dtype.itemsize <= 2 else np.float64
+
+
+def default_bucket_indices(values: np.ndarray) -> np.ndarray:
+    """Index into ``DEFAULT_BUCKET_LIMITS`` of each value's bucket, as ``histogram_proto`` counts them.
+
+    For callers that count many tensors at once (one ``bincount`` with per-tensor offsets). NaN and Inf get
+    an index past the end or one of no meaning: leave them out first.
+    """
+    work = _work_dtype(values.dtype)
+    table = _FLOAT32_CELLS if work is np.float32 else _FLOAT64_CELLS
+    return table.indices(values.astype(work, copy=False))
 
 
 def _chunks(flat: np.ndarray, work: type[np.floating] | None = None) -> Iterator[np.ndarray]:
