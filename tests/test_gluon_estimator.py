@@ -21,7 +21,7 @@ import mxnet_tb as tb
 from mxnet_tb import SummaryWriter
 
 from . import gluon_models as gm
-from .readback import accumulate, scalars
+from .readback import MODEL_CARD_TAGS, accumulate, scalars
 from .test_gluon_watch import DistKVStore, dist_env  # noqa: F401 - a fixture
 
 BATCHES = gm.SAMPLES // gm.BATCH  # 6 per epoch
@@ -60,6 +60,10 @@ def test_fit_logs_train_and_validation_on_one_step_axis(logdir):
     assert "grads/hist/cnn_conv0_weight" in tags
     assert not [t for t in tags if t.startswith(("weights/", "activations/"))]
     assert acc.Graph() is not None
+    assert tags >= MODEL_CARD_TAGS  # the model card, beside the graph
+    parameters = sum(int(np.prod(p.shape)) for p in est.net.collect_params().values())
+    assert scalars(logdir, "model/parameters") == [(0, parameters)]
+    assert "| Convolution |" in acc.Tensors("model_card")[0].tensor_proto.string_val[0].decode()
     # the logged validation accuracy is the one the Estimator measured last
     assert scalars(logdir, "val/accuracy")[-1][1] == pytest.approx(est.val_metrics[0].get()[1])
     assert scalars(logdir, "train/lr")[0][1] == pytest.approx(0.1)

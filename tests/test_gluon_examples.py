@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from .readback import accumulate, event_files, load_events, scalars
+from .readback import MODEL_CARD_TAGS, accumulate, event_files, load_events, scalars
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXAMPLES = os.path.join(ROOT, "examples", "gluon")
@@ -43,6 +43,7 @@ def test_estimator_example_logs_metrics_validation_gradients_weights_and_graph(t
         *(f"weights/{s}/{p}" for s in ("norm", "mean", "std", "max_abs", "hist") for p in PARAMS),
         *(f"updates/ratio/{p}" for p in PARAMS),
         "__run_graph__",
+        *MODEL_CARD_TAGS,  # the handler writes the model card with the graph
     }
     assert tags == expected
     assert [s for s, _ in scalars(logdir, "train/accuracy")] == list(range(2 * BATCHES))

@@ -32,6 +32,7 @@ from .._training.default import resolve_writer
 from .._training.distributed import logdir_for, logs_here, observe
 from .._values.convert import to_count
 from ..errors import warn_user
+from ..model_cards import model_card
 from ..writer import SummaryWriter
 from ._metrics import LearningRate, Series, check_layout, loss_value, metric_values
 from ._watch import ACTIVATION_STATS, GRAD_STATS, WEIGHT_STATS, Watch
@@ -56,7 +57,7 @@ class EstimatorHandler(TrainBegin, EpochBegin, BatchBegin, BatchEnd, EpochEnd, T
     ``logdir``: a log directory for a writer of its own (closed at the end of each ``fit``; in a distributed
     job ``<logdir>/worker-<rank>`` or rank 0 only, as ``tb.init``); else ``writer``; else the default writer.
     ``every``: batches between gradient / weight / activation logs (``grads``, ``weights``, ``activations``
-    as in ``watch``). ``graph``: log the network graph at the first
+    as in ``watch``). ``graph``: log the network graph (and its model card, ``tb.model_card``) at the first
     batch. ``layout='runs'``: runs ``train`` and ``val`` with identical tags, overlaid by TensorBoard.
 
     Example::
@@ -230,6 +231,12 @@ class EstimatorHandler(TrainBegin, EpochBegin, BatchBegin, BatchEnd, EpochEnd, T
             self._train.writer.add_graph(estimator.net, shapes=shapes)
         except (TypeError, ValueError) as exc:
             warn_user(f"EstimatorHandler: no graph of {type(estimator.net).__name__}: {exc}", UserWarning)
+            return
+        if shapes is not None:  # what the network costs, per layer, next to its graph
+            try:
+                model_card(estimator.net, shapes, writer=self._train.writer, step=max(self._handle.step, 0))
+            except (TypeError, ValueError) as exc:
+                warn_user(f"EstimatorHandler: no model card of {type(estimator.net).__name__}: {exc}", UserWarning)
 
 
 class _Batch:
