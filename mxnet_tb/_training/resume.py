@@ -23,14 +23,18 @@ Example::
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
+import stat
 import sys
 import threading
 import weakref
 from typing import Any
 
+from .._io.object_store import ObjectStorage, is_url, join_url
+from .._io.regular import open_regular
 from .clock import StepClock
 from .default import resume_option
 from .mxnet_adapter import fit_locals
@@ -38,6 +42,8 @@ from .mxnet_adapter import fit_locals
 __all__ = ["LEDGER_NAME", "EpochLedger", "epoch_ended", "iterator_batches", "start_clock"]
 
 LEDGER_NAME = "mxnet_tb-epochs.jsonl"
+MAX_LEDGER_BYTES = 16 << 20  # ~200k epoch ends; more is not a ledger this library wrote
+_APPEND_FLAGS = os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
 
 _log = logging.getLogger("mxnet_tb")
 _lock = threading.Lock()
@@ -47,17 +53,38 @@ _warned = {"unknown": False, "unwritable": False}
 
 
 class EpochLedger:
-    """The ``mxnet_tb-epochs.jsonl`` file of a log directory: where each epoch of its runs ended."""
+    """The ``mxnet_tb-epochs.jsonl`` file of a log directory: where each epoch of its runs ended.
+
+    Read only if it is a regular file (a FIFO or link planted there is ignored, never followed or waited on) and at
+    most ``MAX_LEDGER_BYTES``; in object storage (``s3://...``) it is an object, stored again whole per line.
+    """
 
     def __init__(self, logdir: str) -> None:
-        self.path = os.path.join(os.fspath(logdir), LEDGER_NAME)
+        logdir = os.fspath(logdir)
+        self._url = is_url(logdir)
+        self.path = join_url(logdir, LEDGER_NAME) if self._url else os.path.join(logdir, LEDGER_NAME)
+        self._logdir = logdir
+
+    def _read(self) -> bytes:
+        if self._url:
+            storage = ObjectStorage(self._logdir)
+            key = storage.key_of(self.path)
+            try:
+                return storage.store.get(key, MAX_LEDGER_BYTES) if storage.store.exists(key) else b""
+            except Exception as exc:  # any client error: as if there were no record
+                raise OSError(errno.EIO, f"cannot read {self.path}: {exc}") from exc
+        try:
+            fd, _ = open_regular(self.path)
+        except FileNotFoundError:
+            return b""
+        with os.fdopen(fd, "rb") as handle:
+            return handle.read(MAX_LEDGER_BYTES)
 
     def ends(self) -> dict[int, int]:
         """Epoch -> its last step, as the latest run that trained the epoch recorded it."""
         ends: dict[int, int] = {}
         try:
-            with open(self.path, encoding="utf-8") as handle:
-                lines = handle.read().splitlines()
+            lines = self._read().decode("utf-8", errors="replace").splitlines()
         except OSError:
             return ends
         for line in lines:
@@ -68,32 +95,38 @@ class EpochLedger:
                     ends = {epoch: step for epoch, step in ends.items() if epoch < resumed}
                 else:
                     ends[int(record["epoch"])] = int(record["end_step"])
-            except (ValueError, KeyError, TypeError):  # a line torn by a killed process, or not ours
+            except (ValueError, KeyError, TypeError, AttributeError):  # a line torn by a killed process, or not ours
                 continue
         return ends
 
     def append(self, record: dict[str, int]) -> None:
         """Add one line and fsync it; a failure is logged once and never stops training."""
+        line = (json.dumps(record, sort_keys=True) + "\n").encode()
         try:
+            if self._url:
+                old = self._read()
+                torn = bool(old) and not old.endswith(b"\n")
+                storage = ObjectStorage(self._logdir)
+                try:
+                    storage.store.put(storage.key_of(self.path), old + (b"\n" if torn else b"") + line)
+                except Exception as exc:
+                    raise OSError(errno.EIO, f"cannot store {self.path}: {exc}") from exc
+                return
             os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
-            with open(self.path, "a+b") as handle:
-                handle.seek(0, os.SEEK_END)
-                torn = handle.tell() > 0 and not _ends_with_newline(handle)
-                line = json.dumps(record, sort_keys=True) + "\n"
-                handle.write((("\n" if torn else "") + line).encode())  # a torn line stays on its own
-                handle.flush()
-                os.fsync(handle.fileno())
+            fd = os.open(self.path, _APPEND_FLAGS, 0o644)  # never follows a link, never waits on a FIFO
+            try:
+                info = os.fstat(fd)
+                if not stat.S_ISREG(info.st_mode):
+                    raise OSError(errno.EINVAL, "not a regular file", self.path)
+                torn = info.st_size > 0 and os.pread(fd, 1, info.st_size - 1) != b"\n"
+                os.write(fd, (b"\n" if torn else b"") + line)  # a torn line stays on its own
+                os.fsync(fd)
+            finally:
+                os.close(fd)
         except OSError as exc:
             if not _warned["unwritable"]:
                 _warned["unwritable"] = True
                 _log.warning("mxnet_tb: cannot record epoch ends in %s (%s)", self.path, exc)
-
-
-def _ends_with_newline(handle: Any) -> bool:
-    handle.seek(-1, os.SEEK_END)
-    last = handle.read(1)
-    handle.seek(0, os.SEEK_END)
-    return last == b"\n"
 
 
 def iterator_batches(data: Any) -> int | None:
