@@ -31,6 +31,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from ._io.object_store import is_url
 from ._training.default import default_writer, resolve_writer
 from ._training.distributed import logs_here
 from ._training.mxnet_adapter import module_of
@@ -162,7 +163,8 @@ class _ProfileCallback:
         names = [node["name"] for node in json.loads(symbol.get_internals().tojson())["nodes"]]
         schedule = None if calls is None else schedule_from_executor(calls, names)
         first, last = self.start, self.start + self.batches - 1
-        directory = run_dir(writer.get_logdir(), self.run)
+        logdir = writer.get_logdir()  # a URL names object storage: the run's name is checked by run() there
+        directory = writer.run(self.run).get_logdir() if is_url(logdir) else run_dir(logdir, self.run)
         try:
             self.session = write_session(writer, directory, graph, trace, totals, self.batches, first, last, schedule)
         except OSError as exc:  # like any failed write: reported, training goes on

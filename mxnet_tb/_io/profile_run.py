@@ -16,9 +16,12 @@ file from ever sharing a run with the writer's open files.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
 import re
+import tempfile
 import time
 from typing import Any
 
@@ -27,7 +30,9 @@ from tensorboard.compat.proto import config_pb2, graph_pb2
 from ..summaries.profile_stats import tagged_run_metadata_event
 from .encode import graph_event
 from .event_file import EventFileWriter
+from .object_store import ObjectStorage, is_url, join_url
 from .record import frame
+from .storage import LOCAL, Storage
 
 __all__ = ["trace_file_name", "write_profile_run"]
 
@@ -45,15 +50,34 @@ def write_profile_run(
     step: int,
     trace: dict[str, Any],
 ) -> tuple[str, str | None]:
-    """Write the trace file and the event file; their paths. Raises OSError when either cannot be written."""
-    os.makedirs(directory, exist_ok=True)
-    trace_path = os.path.join(directory, trace_file_name(tag))
-    partial = trace_path + ".partial"
-    with open(partial, "w", encoding="utf-8") as handle:
-        json.dump(trace, handle)
-    os.replace(partial, trace_path)
+    """Write the trace file and the event file; their paths. Raises OSError when either cannot be written.
+
+    The trace goes to a temporary file created exclusively (never through a link planted in the run), renamed
+    over the name; in object storage (``s3://``) it is one object.
+    """
+    data = json.dumps(trace).encode("utf-8")
+    storage: Storage = LOCAL
+    if is_url(directory):
+        storage = ObjectStorage(directory)
+        trace_path = join_url(directory, trace_file_name(tag))
+        try:
+            storage.store.put(storage.key_of(trace_path), data)
+        except Exception as exc:  # any client error is a failed write
+            raise OSError(errno.EIO, f"cannot store {trace_path}: {exc}") from exc
+    else:
+        os.makedirs(directory, exist_ok=True)
+        trace_path = os.path.join(directory, trace_file_name(tag))
+        fd, partial = tempfile.mkstemp(prefix=".trace-", suffix=".partial", dir=directory)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+            os.replace(partial, trace_path)  # replaces the name, never writes through a link there
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(partial)
+            raise
     wall = time.time()
-    writer = EventFileWriter(directory, strict=True)
+    writer = EventFileWriter(directory, strict=True, storage=storage)
     try:
         writer.write(frame(graph_event(graph.SerializeToString(deterministic=True), wall)))
         writer.write(frame(tagged_run_metadata_event(tag, metadata, step, wall)))
