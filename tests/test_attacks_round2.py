@@ -149,6 +149,24 @@ def test_checkpoint_with_a_truncated_epoch_writes_nothing(tmp_path, capsys):
     assert not readback.event_files(logdir / "net")
 
 
+def test_checkpoint_all_skips_planted_fifos_and_corrupt_files_among_the_runs(tmp_path):
+    prefix = str(tmp_path / "net")
+    for epoch in (1, 2):
+        _save_checkpoint(prefix, epoch, np.full((4, 1, 3, 3), 0.1 * epoch, np.float32))
+    logdir = tmp_path / "logs"
+    (logdir / "old").mkdir(parents=True)
+    os.mkfifo(logdir / "old" / "events.out.tfevents.1.planted")  # reading it would block for ever
+    (logdir / "old" / "events.out.tfevents.2.corrupt").write_bytes(b"\x00" * 40)
+    script = (
+        "import sys; from mxnet_tb.cli import main; "
+        f"sys.exit(main(['checkpoint', {prefix!r}, '--all', '--logdir', {str(logdir)!r}]))"
+    )
+    env = {**os.environ, "PYTHONPATH": os.getcwd()}
+    result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert readback.event_files(logdir / "net")
+
+
 # -- 12: linear time, bounded memory -------------------------------------------------------------------------
 
 

@@ -17,10 +17,12 @@ import argparse
 import glob
 import os
 import re
+import stat
 import textwrap
 from typing import Any
 
 import numpy as np
+from google.protobuf.message import DecodeError
 
 from ..errors import mxnet_reason
 from ._common import (
@@ -173,7 +175,12 @@ def _batches_in_runs(logdir: str) -> dict[int, str]:
     found: dict[int, str] = {}
     pattern = os.path.join(glob.escape(logdir), "**", "events.out.tfevents.*")
     for path in sorted(glob.glob(pattern, recursive=True)):
-        number = _first_value(LegacyEventFileLoader(path).Load(), BATCHES_PER_EPOCH_TAG)
+        try:
+            if not stat.S_ISREG(os.lstat(path).st_mode):
+                continue  # a FIFO would block the read, a link could lead anywhere: not a run's event file
+            number = _first_value(LegacyEventFileLoader(path).Load(), BATCHES_PER_EPOCH_TAG)
+        except (OSError, DecodeError):  # unreadable or corrupt: not a run that recorded its epoch length
+            continue
         if number is not None:
             found.setdefault(int(number), os.path.relpath(os.path.dirname(path), logdir))
     return found
