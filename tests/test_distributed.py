@@ -48,7 +48,6 @@ def _expected_lr(step):
 # -- the real job -------------------------------------------------------------------------------------------
 
 
-
 def _job_env(port, extra):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DMLC_", "PS_", "MXNET_TB_", "DIST_JOB_"))}
     env.pop("MXNET_UPDATE_ON_KVSTORE", None)

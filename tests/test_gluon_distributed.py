@@ -14,7 +14,6 @@ BATCHES = 4
 PARAM = "cnn_dense1_weight"
 
 
-
 @pytest.fixture
 def run_job(monkeypatch):
     monkeypatch.setattr(module_jobs, "SCRIPT", GLUON_SCRIPT)  # the Module job's launcher, this job's script

@@ -175,9 +175,7 @@ def test_a_real_tensorboard_server_serves_an_s3_logdir(s3_env, tmp_path):
         sw.add_embedding("feat", np.eye(3, dtype=np.float32), labels=["a", "b", "c"], global_step=0)
     with tensorboard_server(root, log_dir=tmp_path, env=s3_env.env) as server:
         server.wait_for("/data/runs", lambda runs: "exp1" in runs)
-        scalars = server.wait_for(
-            "/data/plugin/scalars/scalars", lambda rows: len(rows) == 3, run="exp1", tag="loss"
-        )
+        scalars = server.wait_for("/data/plugin/scalars/scalars", lambda rows: len(rows) == 3, run="exp1", tag="loss")
         assert [row[1] for row in scalars] == [0, 1, 2]
         tags = server.get_json("/data/plugin/histograms/tags")
         assert "w" in tags["exp1"]

@@ -127,6 +127,7 @@ def parse_log_file(path: str) -> ParsedLog:
     """Parse one log file (``parse_lines`` on its lines, read lazily, with a progress bar on a terminal)."""
     return _parse_file(path)
 
+
 def import_log(path: str, logdir: str, run: str, batches_per_epoch: int | None = None) -> Imported:
     """Parse one log file and write its scalars to the run ``<logdir>/<run>``.
 

@@ -203,6 +203,8 @@ def _size_from_arguments(log: ParsedLog) -> tuple[int | None, list[str]]:
             ]
         return size, []
     return None, []
+
+
 def _epoch_metric(line: str) -> tuple[re.Match[str], str, str] | None:
     """The leftmost ``Epoch[e] Train-|Validation-<name>=<value>`` that ends the line, as the regex
     ``...-([^=\\t]+?)=(\\S+)\\s*$`` finds it, in linear time (the regex rescans the line from every start).

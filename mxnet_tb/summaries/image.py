@@ -314,6 +314,7 @@ def image_to_hwc(
     Everything is validated (dtype, layout, options, finite values, size) before any pixel is converted.
     """
     import PIL.Image  # noqa: F401 - imported here, in the caller's thread, never first on an encoder thread:
+
     # a fork while an encoder thread held the import lock would leave the child unable to encode its first image
     _check_dtype(array, name)
     batch, is_batch = to_nchw(array, dataformats, name=name)
