@@ -41,3 +41,29 @@ def root_port():
             return probe.getsockname()[1]
     except OSError as exc:
         pytest.skip(f"cannot bind a TCP port on 127.0.0.1 for the ps-lite scheduler: {exc}")
+
+
+@pytest.fixture
+def dist_env(monkeypatch):
+    """A clean distributed state and default writer; ``dist_env.setenv`` sets DMLC variables for this test."""
+    from mxnet_tb._training import default as _default
+    from mxnet_tb._training import distributed as _distributed
+
+    for name in ("DMLC_ROLE", "DMLC_NUM_WORKER", "MXNET_TB_DIST_MODE", "MXNET_TB_LOGDIR"):
+        monkeypatch.delenv(name, raising=False)
+    saved = _default._writer, _default._settings
+    _default._writer = _default._settings = None
+    _distributed._reset()
+    yield monkeypatch
+    if _default._writer is not None:
+        _default._writer.close()
+    _default._writer, _default._settings = saved
+    _distributed._reset()
+
+
+@pytest.fixture
+def dist_worker_env(dist_env):
+    """``dist_env`` as a worker of a two-worker job whose rank comes from a kvstore (``DistKVStore``)."""
+    dist_env.setenv("DMLC_ROLE", "worker")
+    dist_env.setenv("DMLC_NUM_WORKER", "2")
+    return dist_env

@@ -19,7 +19,6 @@ import numpy as np
 import pytest
 
 import mxnet_tb as tb
-from mxnet_tb._training import default as _default
 from mxnet_tb._training import distributed as _distributed
 from mxnet_tb._training.hooks import ExecutorHooks
 from mxnet_tb._training.resume import LEDGER_NAME
@@ -241,21 +240,6 @@ class DistKVStore:
 
     def __init__(self, rank, num_workers=2, type="dist_sync"):
         self.rank, self.num_workers, self.type = rank, num_workers, type
-
-
-@pytest.fixture
-def dist_env(monkeypatch):
-    """A clean distributed state and default writer; ``dist_env.setenv`` sets DMLC variables for this test."""
-    for name in ("DMLC_ROLE", "DMLC_NUM_WORKER", "MXNET_TB_DIST_MODE", "MXNET_TB_LOGDIR"):
-        monkeypatch.delenv(name, raising=False)
-    saved = _default._writer, _default._settings
-    _default._writer = _default._settings = None
-    _distributed._reset()
-    yield monkeypatch
-    if _default._writer is not None:
-        _default._writer.close()
-    _default._writer, _default._settings = saved
-    _distributed._reset()
 
 
 def _worker(dist_env, num_workers=2):

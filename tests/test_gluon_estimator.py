@@ -22,7 +22,7 @@ from mxnet_tb import SummaryWriter
 
 from . import gluon_models as gm
 from .readback import MODEL_CARD_TAGS, accumulate, scalars
-from .test_gluon_watch import DistKVStore, dist_env  # noqa: F401 - a fixture
+from .test_distributed import DistKVStore
 
 BATCHES = gm.SAMPLES // gm.BATCH  # 6 per epoch
 
@@ -145,7 +145,7 @@ def test_bad_arguments_are_refused_naming_the_value():
         tb.gluon.EstimatorHandler(layout="grid")
 
 
-@pytest.mark.usefixtures("dist_env")
+@pytest.mark.usefixtures("dist_worker_env")
 @pytest.mark.parametrize(
     ("mode", "rank", "run"), [("per_worker", 1, "worker-1"), ("rank0", 0, "."), ("rank0", 1, None)]
 )

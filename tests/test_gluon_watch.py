@@ -14,6 +14,7 @@ from mxnet_tb import SummaryWriter
 
 from . import gluon_models as gm
 from .readback import accumulate, scalars
+from .test_distributed import DistKVStore
 
 PARAMS = [
     "cnn_conv0_bias",
@@ -267,33 +268,7 @@ def test_log_metrics_without_watch_and_with_runs_layout(logdir):
 # -- distributed rules (the same functions as the Module API's) ----------------------------------------------
 
 
-class DistKVStore:
-    """Stands in for a worker's distributed kvstore: what mxnet_tb reads of one."""
-
-    def __init__(self, rank, num_workers=2, type="dist_sync"):
-        self.rank, self.num_workers, self.type = rank, num_workers, type
-
-
-@pytest.fixture
-def dist_env(monkeypatch):
-    from mxnet_tb._training import default as _default
-    from mxnet_tb._training import distributed as _distributed
-
-    for name in ("DMLC_ROLE", "DMLC_NUM_WORKER", "MXNET_TB_DIST_MODE", "MXNET_TB_LOGDIR"):
-        monkeypatch.delenv(name, raising=False)
-    saved = _default._writer, _default._settings
-    _default._writer = _default._settings = None
-    _distributed._reset()
-    monkeypatch.setenv("DMLC_ROLE", "worker")
-    monkeypatch.setenv("DMLC_NUM_WORKER", "2")
-    yield monkeypatch
-    if _default._writer is not None:
-        _default._writer.close()
-    _default._writer, _default._settings = saved
-    _distributed._reset()
-
-
-def test_per_worker_mode_logs_to_the_workers_run(dist_env, tmp_path):
+def test_per_worker_mode_logs_to_the_workers_run(dist_worker_env, tmp_path):
     tb.init(logdir=str(tmp_path), kvstore=DistKVStore(rank=1))
     ctx = gm.contexts(1)
     net = gm.initialized(gm.cnn(), ctx)
@@ -306,7 +281,7 @@ def test_per_worker_mode_logs_to_the_workers_run(dist_env, tmp_path):
     assert [s for s, _ in scalars(tmp_path / "worker-1", "train/loss")] == [0, 1, 2]
 
 
-def test_rank0_mode_other_workers_log_nothing_and_stop_measuring(dist_env, tmp_path):
+def test_rank0_mode_other_workers_log_nothing_and_stop_measuring(dist_worker_env, tmp_path):
     tb.init(logdir=str(tmp_path), dist_mode="rank0", kvstore=DistKVStore(rank=1))
     ctx = gm.contexts(1)
     net = gm.initialized(gm.cnn(), ctx)
