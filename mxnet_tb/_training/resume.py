@@ -64,10 +64,16 @@ class EpochLedger:
         self._url = is_url(logdir)
         self.path = join_url(logdir, LEDGER_NAME) if self._url else os.path.join(logdir, LEDGER_NAME)
         self._logdir = logdir
+        self._objects: ObjectStorage | None = None  # made on first use: one client per ledger
+
+    def _storage(self) -> ObjectStorage:
+        if self._objects is None:
+            self._objects = ObjectStorage(self._logdir)
+        return self._objects
 
     def _read(self) -> bytes:
         if self._url:
-            storage = ObjectStorage(self._logdir)
+            storage = self._storage()
             key = storage.key_of(self.path)
             try:
                 return storage.store.get(key, MAX_LEDGER_BYTES) if storage.store.exists(key) else b""
@@ -106,7 +112,7 @@ class EpochLedger:
             if self._url:
                 old = self._read()
                 torn = bool(old) and not old.endswith(b"\n")
-                storage = ObjectStorage(self._logdir)
+                storage = self._storage()
                 try:
                     storage.store.put(storage.key_of(self.path), old + (b"\n" if torn else b"") + line)
                 except Exception as exc:
