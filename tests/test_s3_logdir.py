@@ -271,3 +271,19 @@ def test_purge_step_rewrites_the_objects_of_a_resumed_run(s3_env):
         for step in range(6, 9):
             sw.add_scalar("loss", 100.0 + step, step)
     assert _scalars(url, "loss") == [(s, float(s)) for s in range(6)] + [(s, 100.0 + s) for s in range(6, 9)]
+
+
+def test_an_embedding_to_an_endpoint_that_fails_warns_and_counts_instead_of_raising(s3_env, monkeypatch):
+    monkeypatch.setattr(object_store, "RETRY_SECS", 0.2)
+    sw = SummaryWriter(_url(s3_env))
+
+    def refuse(self, key, data):
+        raise RuntimeError("boom")  # a client error, not an OSError
+
+    with monkeypatch.context() as patch:
+        patch.setattr(object_store._S3Store, "put", refuse)
+        with pytest.warns(EventWriteWarning, match="boom"):
+            sw.add_embedding("feat", np.eye(2, dtype=np.float32), global_step=0)
+            sw.flush()
+    assert sw.dropped_events >= 1
+    sw.close()

@@ -38,7 +38,16 @@ from collections.abc import Iterator
 
 from .storage import Storage, StoredFile
 
-__all__ = ["SEGMENT_BYTES", "ObjectFile", "ObjectStorage", "ObjectStore", "is_url", "join_url", "open_store"]
+__all__ = [
+    "SEGMENT_BYTES",
+    "ObjectFile",
+    "ObjectStorage",
+    "ObjectStore",
+    "as_os_error",
+    "is_url",
+    "join_url",
+    "open_store",
+]
 
 SEGMENT_BYTES = 1024 * 1024
 RETRY_SECS = 10.0  # longest a flush keeps retrying a failing endpoint before its events count as dropped
@@ -287,7 +296,7 @@ class ObjectStorage(Storage):
 
     def create(self, directory: str, name: str) -> ObjectFile:
         key = f"{self._key(directory)}/{name}".lstrip("/")
-        with _as_os_error(self._store.url_prefix + key):
+        with as_os_error(self._store.url_prefix + key):
             taken = self._store.exists(key)
         if taken:
             raise FileExistsError(errno.EEXIST, "object exists", self._store.url_prefix + key)
@@ -304,18 +313,18 @@ class ObjectStorage(Storage):
 
     def remove(self, file: StoredFile) -> None:
         if isinstance(file, ObjectFile) and file.stored:
-            with _as_os_error(file.path):
+            with as_os_error(file.path):
                 self._store.delete(file.key)
 
     def listdir(self, directory: str) -> list[str]:
         prefix = self._key(directory)
-        with _as_os_error(directory):
+        with as_os_error(directory):
             keys = self._store.list(prefix)
         return [key.rsplit("/", 1)[-1] for key in keys]
 
 
 @contextlib.contextmanager
-def _as_os_error(where: str) -> Iterator[None]:
+def as_os_error(where: str) -> Iterator[None]:
     """Any client error as the ``OSError`` the event writer reports (a failed write, never a crash)."""
     try:
         yield

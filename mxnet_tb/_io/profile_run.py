@@ -17,7 +17,6 @@ file from ever sharing a run with the writer's open files.
 from __future__ import annotations
 
 import contextlib
-import errno
 import json
 import os
 import re
@@ -30,7 +29,7 @@ from tensorboard.compat.proto import config_pb2, graph_pb2
 from ..summaries.profile_stats import tagged_run_metadata_event
 from .encode import graph_event
 from .event_file import EventFileWriter
-from .object_store import ObjectStorage, is_url, join_url
+from .object_store import ObjectStorage, as_os_error, is_url, join_url
 from .record import frame
 from .storage import LOCAL, Storage
 
@@ -60,10 +59,8 @@ def write_profile_run(
     if is_url(directory):
         storage = ObjectStorage(directory)
         trace_path = join_url(directory, trace_file_name(tag))
-        try:
+        with as_os_error(trace_path):  # any client error is a failed write
             storage.store.put(storage.key_of(trace_path), data)
-        except Exception as exc:  # any client error is a failed write
-            raise OSError(errno.EIO, f"cannot store {trace_path}: {exc}") from exc
     else:
         os.makedirs(directory, exist_ok=True)
         trace_path = os.path.join(directory, trace_file_name(tag))

@@ -27,7 +27,7 @@ from .event_file import EventFileWriter
 from .failures import FailurePolicy
 from .forks import renew_at_fork
 from .object_projector import write_embedding_objects
-from .object_store import ObjectStorage
+from .object_store import ObjectStorage, as_os_error
 from .open_files import OpenFiles
 from .projector import write_embedding
 from .purge import purge_objects, purge_run, session_start_event
@@ -110,7 +110,8 @@ class RunSet(Sink):
         removed = 0
         try:
             if isinstance(self._storage, ObjectStorage):
-                removed = purge_objects(self._storage, directory, step)
+                with as_os_error(directory):
+                    removed = purge_objects(self._storage, directory, step)
             else:
                 removed = purge_run(directory, step)
         except OSError as exc:
@@ -158,8 +159,10 @@ class RunSet(Sink):
         directory = os.path.join(self._logdir, run) if run else self._logdir
         try:
             if isinstance(self._storage, ObjectStorage):
-                store = self._storage.store
-                write_embedding_objects(store, self._storage.key_of(directory), tag, step, files, info)
+                with as_os_error(directory):  # a client error is a failed write: the failure policy below
+                    write_embedding_objects(
+                        self._storage.store, self._storage.key_of(directory), tag, step, files, info
+                    )
             else:
                 write_embedding(directory, tag, step, files, info)
         except OSError as exc:  # a full or read-only disk: the run's failure policy, like its events

@@ -33,7 +33,7 @@ import threading
 import weakref
 from typing import Any
 
-from .._io.object_store import ObjectStorage, is_url, join_url
+from .._io.object_store import ObjectStorage, as_os_error, is_url, join_url
 from .._io.regular import open_regular
 from .clock import StepClock
 from .default import resume_option
@@ -75,10 +75,8 @@ class EpochLedger:
         if self._url:
             storage = self._storage()
             key = storage.key_of(self.path)
-            try:
+            with as_os_error(self.path):  # any client error: as if there were no record
                 return storage.store.get(key, MAX_LEDGER_BYTES) if storage.store.exists(key) else b""
-            except Exception as exc:  # any client error: as if there were no record
-                raise OSError(errno.EIO, f"cannot read {self.path}: {exc}") from exc
         try:
             fd, _ = open_regular(self.path)
         except FileNotFoundError:
@@ -113,10 +111,8 @@ class EpochLedger:
                 old = self._read()
                 torn = bool(old) and not old.endswith(b"\n")
                 storage = self._storage()
-                try:
+                with as_os_error(self.path):
                     storage.store.put(storage.key_of(self.path), old + (b"\n" if torn else b"") + line)
-                except Exception as exc:
-                    raise OSError(errno.EIO, f"cannot store {self.path}: {exc}") from exc
                 return
             os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
             fd = os.open(self.path, _APPEND_FLAGS, 0o644)  # never follows a link, never waits on a FIFO
