@@ -15,7 +15,7 @@ from typing import Any
 
 from tensorboard.compat.proto import summary_pb2
 
-from ._facade import later, media, plots, walltime_or_now
+from ._facade import later, media, plots, sessions, walltime_or_now
 from ._facade.core import CLOSED, SharedState, WriterCore
 from ._io.encode import scalar_event, scalar_value_prefix, summary_event
 from ._io.event_file import DEFAULT_MAX_QUEUE
@@ -151,9 +151,23 @@ class SummaryWriter(WriterCore):
         if self._is_view:
             self.flush()
             return
+        sessions.end_sessions(self)
         with self._shared.lock:
             self._shared.closed = True
         self._shared.sink.close()
+
+    def end_session(self, status: str = "success") -> None:
+        """End the hparams session of every run of this writer that logged ``add_hparams``: ``'success'`` or
+        ``'failure'``, shown in the HPARAMS table's Status column. Once: TensorBoard keeps the first end.
+
+        Without this call a session ends at ``close()``: failure inside a ``with`` block left by an exception
+        or after an uncaught exception, else success; a writer never closed ends it at interpreter exit.
+
+        Example::
+
+            >>> sw.add_hparams({"lr": 0.1}, {}); sw.end_session("failure")   # doctest: +SKIP
+        """
+        sessions.end_sessions(self, sessions.check_status(status))
 
     def purge_from(self, step: int) -> int:
         """``purge_step`` for a writer that exists already: hide every event at steps >= ``step`` (a resumed run).
@@ -206,6 +220,8 @@ class SummaryWriter(WriterCore):
         return self
 
     def __exit__(self, *exc_info: object) -> None:
+        if exc_info[0] is not None and not self._is_view:
+            sessions.end_sessions(self, "failure")
         self.close()
 
     # -- scalars ------------------------------------------------------------------------------------------
@@ -253,6 +269,9 @@ class SummaryWriter(WriterCore):
             step = shared.steps.take(run, cached[0], global_step)
             shared.sink.write(run, scalar_event(cached[1], number, step, wall))
             shared.steps.last[(run, cached[0])] = step
+        if shared.scalar_listeners:  # the doctor's loss rules (mxnet_tb/doctor.py)
+            for listener in list(shared.scalar_listeners):
+                listener(run, cached[0], number, step)
 
     def add_scalars(
         self,
@@ -386,13 +405,14 @@ class SummaryWriter(WriterCore):
         run = "" if name is None else self._run_name(name)
         step = None if global_step is None else to_step(global_step)  # a bad step fails before the run is marked
         wall = walltime_or_now(walltime)
-        start, end = hparams_values(hparam_dict, start_time=wall)
+        start = hparams_values(hparam_dict, start_time=wall)
         with self._shared.lock:
             if self._key(run) in self._shared.hparams_runs:
                 where = f"run {run!r}" if run else "this writer's run"
                 raise ValueError(f"hparams were already logged for {where}; TensorBoard would show only the first")
             self._shared.hparams_runs.add(self._key(run))
-        self._write_values(run, [start, end], step, wall)
+        self._write_values(run, [start], step, wall)
+        sessions.session_started(self, self._key(run), self._shared.steps.last[(self._key(run), start.tag)])
         for metric in metrics:
             self._write_value(run, metric, step, wall)
 

@@ -58,7 +58,7 @@ def test_a_second_call_for_the_same_run_is_refused(logdir):
         sw.add_hparams({"lr": 0.1}, {"acc": 0.5})
         with pytest.raises(ValueError, match="already logged for this writer's run"):
             sw.add_hparams({"lr": 0.2}, {"acc": 0.6})
-    assert len(summary_events(logdir)) == 2  # the first call's session event and metric only
+    assert len(summary_events(logdir)) == 3  # the first call's session start and metric, its end at close
 
 
 @pytest.mark.parametrize(
@@ -81,3 +81,53 @@ def test_bad_arguments_raise_and_log_nothing(tmp_path, hparams, metrics, name, e
     with SummaryWriter(str(logdir)) as sw, pytest.raises(error, match=match):
         sw.add_hparams(hparams, metrics, name=name)
     assert summary_events(logdir) == [] and sorted(os.listdir(tmp_path)) == ["logs"]
+
+
+def session_status(logdir):
+    acc = accumulate(logdir)
+    content = acc.SummaryMetadata(metadata.SESSION_END_INFO_TAG).plugin_data.content
+    return metadata.parse_session_end_info_plugin_data(content).status
+
+
+def test_a_with_block_left_by_an_exception_ends_the_session_as_failure(logdir):
+    with pytest.raises(RuntimeError, match="diverged"), SummaryWriter(logdir) as sw:
+        sw.add_hparams({"lr": 100.0}, {})
+        raise RuntimeError("diverged")
+    assert session_status(logdir) == api_pb2.STATUS_FAILURE
+
+
+def test_end_session_failure_is_kept_when_the_writer_closes_later(logdir):
+    with SummaryWriter(logdir) as sw:
+        sw.add_hparams({"lr": 1.0}, {})
+        sw.end_session("failure")
+        sw.add_scalar("loss", 1.0, 0)
+    assert session_status(logdir) == api_pb2.STATUS_FAILURE
+    ends = [v for e in summary_events(logdir) for v in e.summary.value if v.tag == metadata.SESSION_END_INFO_TAG]
+    assert len(ends) == 1
+
+
+def test_end_session_rejects_an_unknown_status_and_writes_nothing(logdir):
+    with SummaryWriter(logdir) as sw:
+        sw.add_hparams({"lr": 1.0}, {})
+        with pytest.raises(ValueError, match="status must be one of"):
+            sw.end_session("crashed")
+    assert session_status(logdir) == api_pb2.STATUS_SUCCESS
+
+
+def test_a_script_dying_of_an_uncaught_exception_ends_failure_and_a_clean_one_success(tmp_path):
+    import subprocess
+    import sys
+
+    script = (
+        "import sys, mxnet_tb as tb\n"
+        "sw = tb.SummaryWriter(sys.argv[1])\n"
+        "sw.add_hparams({'lr': 0.1}, {})\n"
+        "sw.add_scalar('loss', 1.0, 0)\n"
+        "if sys.argv[2] == 'raise':\n"
+        "    raise RuntimeError('boom')\n"
+    )
+    for mode, status in (("raise", api_pb2.STATUS_FAILURE), ("ok", api_pb2.STATUS_SUCCESS)):
+        run = tmp_path / mode
+        done = subprocess.run([sys.executable, "-c", script, str(run), mode], capture_output=True, text=True)
+        assert (done.returncode != 0) == (mode == "raise"), done.stderr
+        assert session_status(run) == status

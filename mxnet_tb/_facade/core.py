@@ -38,6 +38,9 @@ class SharedState:
         self.steps = StepPolicy(first=first_step)
         self.embedding_steps = StepPolicy(warn_backwards=False, keep_highest=True)
         self.hparams_runs: set[str] = set()  # runs that have their hparams
+        self.sessions: dict[str, int] = {}  # run -> step of its hparams session start (_facade/sessions.py)
+        self.ended_sessions: set[str] = set()  # runs whose session end is written
+        self.scalar_listeners: list[Callable[[str, str, float, int], None]] = []  # (run, tag, value, step)
         self.views: dict[str, WriterCore] = {}
         self._renew_after_fork()
         renew_at_fork(self)
@@ -88,6 +91,14 @@ class WriterCore:
             self._check_open()
             step = shared.steps.take(key, values[0].tag, global_step)
             shared.sink.write(key, summary_event(values, step, wall))
+            shared.steps.record(key, [value.tag for value in values], step)
+
+    def _write_values_at_key(self, key: str, values: list[Any], step: int) -> None:
+        """Several values in one event of run ``key`` (relative to the root logdir) at ``step``."""
+        shared = self._shared
+        with shared.lock:
+            self._check_open()
+            shared.sink.write(key, summary_event(values, step, walltime_or_now(None)))
             shared.steps.record(key, [value.tag for value in values], step)
 
     def _write_value(self, run: str, value: Any, global_step: Any, walltime: Any) -> None:

@@ -1,20 +1,23 @@
 """Hyperparameter summaries for the hparams plugin: a session-start and a session-end value.
 
-TensorBoard builds the HPARAMS table from every run's session-start info (one row per run) and takes each
+TensorBoard builds the HPARAMS table from every run's session-start info (one row per run; its session-end
+value, written when the run ends, gives the status) and takes each
 run's scalar tags as its metrics. No ``experiment`` summary is written: TensorBoard would take the first one it
 finds as the whole table's definition and hide the hyperparameters of every other run.
 
 Example::
 
-    >>> start, end = hparams_values({"lr": 0.1, "optimizer": "sgd"}, start_time=0.0)
-    >>> start.tag, end.tag
-    ('_hparams_/session_start_info', '_hparams_/session_end_info')
+    >>> hparams_values({"lr": 0.1, "optimizer": "sgd"}, start_time=0.0).tag
+    '_hparams_/session_start_info'
+    >>> session_end_value().tag
+    '_hparams_/session_end_info'
 """
 
 from __future__ import annotations
 
 import math
 import numbers
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -26,7 +29,7 @@ from tensorboard.plugins.hparams import api_pb2, metadata, plugin_data_pb2
 from .._values.convert import to_float
 from .._values.names import check_text
 
-__all__ = ["check_hparams", "hparams_values"]
+__all__ = ["check_hparams", "hparams_values", "session_end_value"]
 
 
 def _hparam(name: str, value: Any) -> struct_pb2.Value:
@@ -60,16 +63,16 @@ def _value(tag: str, data: plugin_data_pb2.HParamsPluginData) -> summary_pb2.Sum
     )
 
 
-def hparams_values(
-    hparam_dict: Any, *, start_time: float, group_name: str = ""
-) -> tuple[summary_pb2.Summary.Value, summary_pb2.Summary.Value]:
-    """The session-start value (the hyperparameters) and a session-end value (status: success)."""
+def hparams_values(hparam_dict: Any, *, start_time: float, group_name: str = "") -> summary_pb2.Summary.Value:
+    """The session-start value: the hyperparameters (the session's end is ``session_end_value``)."""
     hparams = check_hparams(hparam_dict)
     start = plugin_data_pb2.SessionStartInfo(group_name=group_name, start_time_secs=start_time)
     for name, value in hparams.items():
         start.hparams[name].CopyFrom(value)
-    end = plugin_data_pb2.SessionEndInfo(status=api_pb2.STATUS_SUCCESS, end_time_secs=start_time)
-    return (
-        _value(metadata.SESSION_START_INFO_TAG, plugin_data_pb2.HParamsPluginData(session_start_info=start)),
-        _value(metadata.SESSION_END_INFO_TAG, plugin_data_pb2.HParamsPluginData(session_end_info=end)),
-    )
+    return _value(metadata.SESSION_START_INFO_TAG, plugin_data_pb2.HParamsPluginData(session_start_info=start))
+
+
+def session_end_value(status: int = api_pb2.STATUS_SUCCESS, end_time: float | None = None) -> summary_pb2.Summary.Value:
+    """The session-end value: ``status`` (``api_pb2.STATUS_SUCCESS``, ``STATUS_FAILURE``) and the end time."""
+    end = plugin_data_pb2.SessionEndInfo(status=status, end_time_secs=time.time() if end_time is None else end_time)
+    return _value(metadata.SESSION_END_INFO_TAG, plugin_data_pb2.HParamsPluginData(session_end_info=end))
