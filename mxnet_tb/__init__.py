@@ -13,6 +13,11 @@ Anywhere (Gluon, NumPy)::
     >>> with SummaryWriter(logdir="./logs") as sw:                                   # doctest: +SKIP
     ...     sw.add_scalar("loss", 0.5, global_step=0)
 
+Alerts when training goes wrong (vanishing/exploding gradients, dead ReLUs, NaN and the op that made it)::
+
+    >>> mod.fit(train_iter, num_epoch=10, eval_metric="ce", monitor=tb.Doctor(),
+    ...         batch_end_callback=tb.scalars())                                 # doctest: +SKIP
+
 No edits at all: ``tb.autolog()`` (or ``mxnet-tb run -- train.py ARGS``) adds all of the above to every ``fit``.
 
 Gluon (``tb.gluon.watch(net, trainer)``, ``tb.gluon.EstimatorHandler()``)::
@@ -29,6 +34,7 @@ from ._version import __version__
 from .autolog import autolog
 from .callbacks import params, scalars, validation
 from .errors import (
+    DoctorAlert,
     EncodeError,
     EncodeWarning,
     EventWriteError,
@@ -48,6 +54,8 @@ _MONITORS = ("ActivationMonitor", "GradMonitor", "Monitor", "MonitorGroup", "Wei
 
 __all__ = [
     "ActivationMonitor",
+    "Doctor",
+    "DoctorAlert",
     "EncodeError",
     "EncodeWarning",
     "EventWriteError",
@@ -81,6 +89,10 @@ def __getattr__(name: str) -> Any:
         from . import monitors
 
         return getattr(monitors, name)
+    if name == "Doctor":  # a monitor too: importing it imports MXNet
+        from .doctor import Doctor
+
+        return Doctor
     if name == "gluon":  # tb.gluon.watch / EstimatorHandler: importing it imports MXNet
         import importlib
 

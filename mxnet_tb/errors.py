@@ -16,6 +16,7 @@ import os
 import warnings
 
 __all__ = [
+    "DoctorAlert",
     "EncodeError",
     "EncodeWarning",
     "EventWriteError",
@@ -61,6 +62,17 @@ class RankUnknownError(RuntimeError):
 
 class NonFiniteError(FloatingPointError):
     """A monitored tensor held NaN or Inf and the monitor was asked to stop training (``on_nonfinite='raise'``)."""
+
+
+class DoctorAlert(RuntimeError):
+    """A ``tb.Doctor(on_alert='raise')`` rule fired: the message names the rule, step, tensors and likely fix.
+
+    ``rule`` and ``step`` say which rule fired and at which step.
+    """
+
+    def __init__(self, message: str, rule: str = "", step: int = -1) -> None:
+        super().__init__(message)
+        self.rule, self.step = rule, step
 
 
 class ProfilerUnavailableError(RuntimeError):

@@ -23,6 +23,8 @@ EXPECTED = {
     "params",
     "GradMonitor",
     "WeightMonitor",
+    "Doctor",
+    "DoctorAlert",
     "ActivationMonitor",
     "Monitor",
     "MonitorGroup",

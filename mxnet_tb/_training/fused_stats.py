@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..summaries.histogram import DEFAULT_BUCKET_LIMITS, default_bucket_indices
+from .stats import SATURATION_MARGIN
 
 __all__ = ["GROUP_VALUES", "FusedHistograms", "Segments", "fused_histograms", "fused_stats", "segments"]
 
@@ -145,6 +146,11 @@ def _group_stats(flat: np.ndarray, seg: Segments, stats: tuple[str, ...]) -> dic
                 result[stat] = seg.sizes - count
             elif stat == "zero_fraction":
                 result[stat] = 1.0 - seg.sum((flat != 0) & finite) / count
+            elif stat == "sigmoid_saturation":
+                near = (flat < SATURATION_MARGIN) | (flat > 1 - SATURATION_MARGIN)
+                result[stat] = seg.sum(near & finite) / count
+            elif stat == "tanh_saturation":
+                result[stat] = seg.sum((np.abs(flat) > 1 - SATURATION_MARGIN) & finite) / count
             else:
                 raise ValueError(f"unknown statistic {stat!r}")
     empty = count == 0

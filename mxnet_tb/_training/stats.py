@@ -30,6 +30,7 @@ __all__ = [
 ]
 
 DEVICE_HISTOGRAM_BINS = 100
+SATURATION_MARGIN = 0.03  # a sigmoid output within this of 0 or 1 (tanh: of -1 or 1) is saturated
 
 
 def _finite(values: np.ndarray) -> np.ndarray:
@@ -49,6 +50,8 @@ _HOST: dict[str, Callable[[np.ndarray], float]] = {
     "max_abs": lambda v: float(np.abs(v).max()),
     "nonfinite": lambda v: float(v.size - np.count_nonzero(np.isfinite(v))),
     "zero_fraction": lambda v: float(1.0 - np.count_nonzero(v) / v.size),
+    "sigmoid_saturation": lambda v: float(np.mean((v < SATURATION_MARGIN) | (v > 1 - SATURATION_MARGIN))),
+    "tanh_saturation": lambda v: float(np.mean(np.abs(v) > 1 - SATURATION_MARGIN)),
 }
 STAT_NAMES = tuple(_HOST)
 
@@ -109,6 +112,11 @@ def device_stats_vector(array: Any, stats: Sequence[str]) -> Any:
             entries.append(data.size - count)
         elif stat == "zero_fraction":
             entries.append(1.0 - nd.sum(clean != 0) / count)
+        elif stat == "sigmoid_saturation":
+            low, high = clean < SATURATION_MARGIN, clean > 1 - SATURATION_MARGIN
+            entries.append(nd.sum(finite * ((low + high) > 0)) / count)
+        elif stat == "tanh_saturation":
+            entries.append(nd.sum(finite * (nd.abs(clean) > 1 - SATURATION_MARGIN)) / count)
         else:
             raise ValueError(f"unknown statistic {stat!r}; choose from {STAT_NAMES}")
     entries += [count, nd.sum(data * data)]

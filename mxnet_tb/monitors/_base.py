@@ -104,6 +104,7 @@ class TensorMonitor(mx.monitor.Monitor):
         self._last_plan: tuple[Any, Any, Plan] | None = None  # (names list, extra, plan) of the last batch
         self._layouts: tuple[Any, Layout] | None = None  # the last list of tensors staged, and its layout
         self._selection: dict[tuple[int, str], tuple[tuple[Any, ...], list[str], list[list[Any]]]] = {}
+        self._doctor: Any = None  # the tb.Doctor reading this monitor's statistics (mxnet_tb/doctor.py), if any
 
     # -- MXNet's Monitor interface --------------------------------------------------------------------------
 
@@ -292,7 +293,8 @@ class TensorMonitor(mx.monitor.Monitor):
         ``step``. With ``on_nonfinite='raise'`` (or ``wait``) the batch is reduced now, to stop training at it.
         """
         plan = self._plan(names, extra)
-        sync = wait or self.on_nonfinite == "raise"
+        doctor = self._doctor
+        sync = wait or self.on_nonfinite == "raise" or (doctor is not None and doctor.stops_training)
         layout = self._layout(tensors, join)
         on_device = self.reduce == "device" or (self.reduce == "auto" and layout.on_gpu)
         report_scale = scale
@@ -308,7 +310,8 @@ class TensorMonitor(mx.monitor.Monitor):
             staged = stage_sum_squares(layout)
         else:
             staged = stage_copy(layout)
-        report = BatchReport(plan, staged, report_scale)
+        listener = doctor.listener(self.kind, step, plan.names, staged.sizes, plan.extra) if doctor else None
+        report = BatchReport(plan, staged, report_scale, listener)
         writer = self.writer
         if sync:
             values = report.values()

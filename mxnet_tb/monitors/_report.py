@@ -13,7 +13,7 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -24,9 +24,10 @@ from .._training.stats import read_device_stats
 from .._values.names import clean_tag
 from ._staging import Staged
 
-__all__ = ["HISTOGRAM_STATS", "BatchReport", "Plan", "UpdateRatios", "device_stats_of"]
+__all__ = ["HISTOGRAM_STATS", "BatchReport", "Plan", "StatsListener", "UpdateRatios", "device_stats_of"]
 
 HISTOGRAM_STATS = ("min", "max", "mean", "norm")  # what a histogram from device counts needs, in this order
+StatsListener = Callable[[dict[str, np.ndarray]], None]  # told {stat: one value per tensor of the batch}
 
 
 def device_stats_of(plan: Plan) -> tuple[str, ...]:
@@ -91,11 +92,12 @@ class BatchReport:
     ``scale`` multiplies every tensor first (``GradMonitor(effective=True)``), as the host would.
     """
 
-    def __init__(self, plan: Plan, staged: Staged, scale: float = 1.0) -> None:
+    def __init__(self, plan: Plan, staged: Staged, scale: float = 1.0, on_stats: StatsListener | None = None) -> None:
         self.plan = plan
         self.staged = staged
         self.scale = scale
         self.nonfinite: dict[str, float] = {}
+        self.on_stats = on_stats  # told every statistic computed, by name (the doctor's rules read them)
 
     def values(self) -> list[bytes]:
         staged, self.staged = self.staged, None  # type: ignore[assignment]  # release the device copies soon
@@ -197,6 +199,8 @@ class BatchReport:
         plan = self.plan
         if "nonfinite" in stats:
             self.nonfinite = dict(zip(plan.names, stats["nonfinite"].tolist()))
+        if self.on_stats is not None:
+            self.on_stats(stats)
         numbers = [stats[stat] for stat in plan.stats]
         numbers += [np.array([stats[stat][i] for stat in more]) for i, more in enumerate(plan.extra) if more]
         if plan.global_norm:
@@ -207,8 +211,11 @@ class BatchReport:
 class UpdateRatios:
     """``||w_after - w_before|| / ||w_after||`` per tensor, from two staged copies (``values()`` as BatchReport)."""
 
-    def __init__(self, tags: Sequence[str], before: Staged, after: Staged) -> None:
+    def __init__(
+        self, tags: Sequence[str], before: Staged, after: Staged, on_stats: StatsListener | None = None
+    ) -> None:
         self.tags, self.before, self.after = tags, before, after
+        self.on_stats = on_stats
 
     def values(self) -> list[bytes]:
         ratios = np.zeros(len(self.tags))
@@ -219,4 +226,6 @@ class UpdateRatios:
                 change = np.sqrt(seg.sum(np.square(new - old)))
                 norm = np.sqrt(seg.sum(new * new))
                 ratios[group] = np.where(norm != 0, change / norm, np.nan)
+        if self.on_stats is not None:
+            self.on_stats({"update_ratio": ratios})
         return [ScalarBlock(self.tags).fill(ratios)]

@@ -29,22 +29,26 @@ from ._base import TensorMonitor
 
 __all__ = ["ActivationMonitor"]
 
-_RELU_ACT_TYPES = {"relu"}
+_ROLES = ("relu", "sigmoid", "tanh")
+ROLE_STATS = {"relu": "zero_fraction", "sigmoid": "sigmoid_saturation", "tanh": "tanh_saturation"}
 
 
-def _relu_outputs(symbol: Any) -> set[str]:
-    """Names of the outputs of ReLU operators (``Activation(act_type='relu')`` or ``relu``)."""
-    names = set()
+def activation_roles(symbol: Any) -> dict[str, str]:
+    """``{output name: 'relu' | 'sigmoid' | 'tanh'}`` for the outputs of those operators (``Activation(act_type=)``
+    or the ``relu``/``sigmoid``/``tanh`` operators)."""
+    roles = {}
     for node in json.loads(symbol.tojson())["nodes"]:
         attrs = node.get("attrs", {})
-        if node["op"] == "relu" or (node["op"] == "Activation" and attrs.get("act_type") in _RELU_ACT_TYPES):
-            names.add(f"{node['name']}_output")
-    return names
+        role = attrs.get("act_type") if node["op"] == "Activation" else node["op"]
+        if role in _ROLES:
+            roles[f"{node['name']}_output"] = role
+    return roles
 
 
 class ActivationMonitor(TensorMonitor):
-    """Logs ``activations/<stat>/<output>``, ``activations/hist/<output>`` and, for ReLU outputs,
-    ``activations/zero_fraction/<output>`` (dead units show as a fraction near 1).
+    """Logs ``activations/<stat>/<output>``, ``activations/hist/<output>``; for ReLU outputs
+    ``activations/zero_fraction/<output>`` (dead units show as a fraction near 1), for sigmoid and tanh outputs
+    ``activations/sigmoid_saturation/<output>`` (``tanh_saturation``): the fraction within 0.03 of the bounds.
 
     Outputs of several devices (slices of one batch) are joined into one set of statistics per output. Only
     the forward pass's outputs are watched, not the gradients MXNet also reports during backward.
@@ -68,14 +72,14 @@ class ActivationMonitor(TensorMonitor):
     ) -> None:
         super().__init__(interval, pattern, stats, histograms, writer, reduce, on_nonfinite)
         self._outputs: dict[str, list[Any]] = {}
-        self._relu: dict[int, set[str]] = {}
+        self._roles: dict[int, dict[str, str]] = {}
         self._in_forward = False  # MXNet also reports the backward pass's outputs: those are not activations
         self._callbacks: dict[int, Any] = {}  # executor id -> monitor callback not set yet
 
     def _hook(self, exe: Any, group: ExecutorGroup) -> None:
         """Hook ``exe``; its monitor callback is set at its first training forward (see the module's note on cost)."""
         super()._hook(exe, group)
-        self._relu[id(exe)] = _relu_outputs(symbol_of(exe))
+        self._roles[id(exe)] = activation_roles(symbol_of(exe))
 
         def on_output(name: bytes, handle: Any) -> None:
             if not (self._active and self._in_forward):
@@ -89,7 +93,7 @@ class ActivationMonitor(TensorMonitor):
 
     def _forget(self, exe: Any) -> None:
         super()._forget(exe)
-        self._relu.pop(id(exe), None)
+        self._roles.pop(id(exe), None)
         self._callbacks.pop(id(exe), None)
 
     def _listen(self, hooks: ExecutorHooks) -> list[RemovableHandle]:
@@ -98,6 +102,10 @@ class ActivationMonitor(TensorMonitor):
             hooks.listen("after_train_forward", self._forward_ends),
             hooks.listen("after_backward", self._after_backward),
         ]
+
+    def pending_outputs(self) -> dict[str, list[Any]]:
+        """The outputs captured in the batch in progress (copies), not yet logged."""
+        return self._outputs
 
     def _forward_begins(self, exe: Any) -> None:
         self._batch_begins(exe)
@@ -118,8 +126,13 @@ class ActivationMonitor(TensorMonitor):
         outputs, self._outputs = self._outputs, {}
         if not outputs:
             return
-        relu = set().union(*self._relu.values())  # outputs gathered since the last log may be of several modules
+        roles: dict[str, str] = {}
+        for known in self._roles.values():  # outputs gathered since the last log may be of several modules
+            roles.update(known)
         names = tuple(outputs)
-        zero = ("zero_fraction",) if "zero_fraction" not in self.stats else ()
-        extra = tuple(zero if name in relu else () for name in names)
+        extra = tuple(_extra(ROLE_STATS.get(roles.get(name, "")), self.stats) for name in names)
         self._log_batch(names, [outputs[name] for name in names], step, join=True, extra=extra)
+
+
+def _extra(stat: str | None, stats: tuple[str, ...]) -> tuple[str, ...]:
+    return (stat,) if stat is not None and stat not in stats else ()

@@ -89,5 +89,7 @@ class WeightMonitor(TensorMonitor):
             after = stage_copy(Layout([[arrays[name]] for name in names], self._views))
             plan = self._plan(tuple(names), (("update_ratio",),) * len(names))
             tags = tuple(tag for more in plan.extra_tags for tag in more)
-            report = UpdateRatios(tags, staged, after)
+            doctor = self._doctor
+            listener = doctor.listener("update_ratio", step, names, after.sizes, ()) if doctor else None
+            report = UpdateRatios(tags, staged, after, listener)
             self.writer.add_summary_later(tags, report.values, step, size=2 * after.nbytes)

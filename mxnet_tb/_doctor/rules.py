@@ -1,0 +1,361 @@
+"""The doctor's rules: thresholds, and the decisions they make from the statistics monitors already compute.
+
+Pure and single-threaded: ``Diagnosis.record`` stores a step's per-tensor statistics (from any thread, locked),
+``Diagnosis.conclude(step)`` decides every tensor rule for that step, in step order, and ``Diagnosis.loss``
+decides the loss rules for one logged loss. Nothing here writes or warns (``mxnet_tb/doctor.py`` does).
+
+A rule in alarm for a tensor counts it; an alarm that another rule already in alarm explains (a dead ReLU
+after the weights exploded, a stalled loss while gradients vanish) is reported as explained and not counted,
+so one cause raises one alert.
+
+Example::
+
+    >>> d = Diagnosis(Thresholds())
+    >>> d.record(0, "grads", ["fc0_weight"], {"norm": np.array([1e-9]), "nonfinite": np.array([0.0])}, [4096])
+    >>> d.conclude(0).counts["vanishing_gradients"]
+    1
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields
+
+import numpy as np
+
+__all__ = ["LOSS_RULES", "RULES", "TENSOR_RULES", "Alarm", "Diagnosis", "Thresholds", "Verdict"]
+
+
+TENSOR_RULES = (
+    "vanishing_gradients",
+    "exploding_tensors",
+    "update_ratio",
+    "dead_relu",
+    "saturated_activation",
+    "nonfinite_tensors",
+)
+LOSS_RULES = ("loss_not_decreasing", "nonfinite_loss")
+RULES = TENSOR_RULES + LOSS_RULES
+
+# Which alarms another rule explains: rule -> rules whose alarm (this step or earlier) explains it.
+_EXPLAINED_BY: dict[str, tuple[str, ...]] = {
+    "vanishing_gradients": ("exploding_tensors", "nonfinite_tensors", "saturated_activation", "dead_relu"),
+    "update_ratio": ("vanishing_gradients", "exploding_tensors", "nonfinite_tensors"),
+    "dead_relu": ("exploding_tensors", "nonfinite_tensors"),
+    "saturated_activation": ("exploding_tensors", "nonfinite_tensors"),
+    "loss_not_decreasing": (*TENSOR_RULES, "nonfinite_loss"),
+}
+
+_DEFAULT_LOSS_PATTERN = r"(train/)?([^/]*[_-])?(loss|cross-entropy|ce|nll-loss|nll|mse|mae|rmse|perplexity)"
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Every threshold the rules use; pass changed ones to ``tb.Doctor(...)`` by name.
+
+    - ``vanishing_rms``: a gradient whose root-mean-square value (``norm / sqrt(size)``, as ``GradMonitor``
+      logs it: MXNet's sum over the batch) is below this, and not exactly zero, vanishes.
+    - ``exploding_growth``: a gradient or weight whose norm reaches this many times its first logged non-zero
+      norm explodes.
+    - ``update_ratio_band``: ``||Δw|| / ||w||`` of one update outside ``(low, high)`` for ``update_ratio_patience``
+      logged batches in a row is out of band (healthy training is near 1e-3). A ratio of exactly 0 (a frozen
+      parameter, a learning rate of 0) is not judged.
+    - ``weight_pattern``: the parameters these three rules judge (regular expression, ``re.match``): weights,
+      not biases (zero at the start, so no growth or ratio means anything) nor BatchNorm's.
+    - ``dead_fraction``: a ReLU output whose fraction of zeros is at least this is dead.
+    - ``saturated_fraction``: a sigmoid (tanh) output with at least this fraction of values within 0.03 of 0
+      or 1 (of -1 or 1) is saturated (``ActivationMonitor``'s ``sigmoid_saturation``, ``tanh_saturation``).
+    - ``loss_window``: the loss is not decreasing when its mean over the last ``loss_window`` steps is not below
+      ``1 - loss_min_decrease`` times its mean over the ``loss_window`` steps before, while it is still above
+      ``loss_converged`` times its first logged value (a loss that fell that far has converged, not stalled).
+    - ``loss_pattern``: the logged scalar tags that are the training loss (``re.fullmatch``; by default
+      ``tb.scalars()``'s ``train/cross-entropy``, ``train/loss``, ``loss``, ``train/softmax_loss``, ...).
+
+    Example::
+
+        >>> Thresholds(vanishing_rms=1e-8).exploding_growth
+        100.0
+    """
+
+    vanishing_rms: float = 1e-7
+    exploding_growth: float = 100.0
+    update_ratio_band: tuple[float, float] = (1e-6, 0.5)
+    update_ratio_patience: int = 3
+    weight_pattern: str = r".*weight$"
+    dead_fraction: float = 0.99
+    saturated_fraction: float = 0.5
+    loss_window: int = 20
+    loss_min_decrease: float = 0.01
+    loss_converged: float = 0.1
+    loss_pattern: str = _DEFAULT_LOSS_PATTERN
+
+    def __post_init__(self) -> None:
+        for spec in fields(self):
+            value = getattr(self, spec.name)
+            if spec.name in ("weight_pattern", "loss_pattern"):
+                if not isinstance(value, str):
+                    raise TypeError(f"{spec.name} must be a regular expression string; got {value!r:.80}")
+                try:
+                    re.compile(value)
+                except re.error as exc:
+                    raise ValueError(f"{spec.name} {value!r} is not a valid regular expression: {exc}") from None
+            elif spec.name == "update_ratio_band":
+                if not (isinstance(value, tuple) and len(value) == 2 and all(_positive(v) for v in value)):
+                    raise TypeError(f"update_ratio_band must be a (low, high) tuple of positive numbers; got {value!r}")
+                if value[0] >= value[1]:
+                    raise ValueError(f"update_ratio_band must have low < high; got {value!r}")
+            elif spec.name in ("update_ratio_patience", "loss_window"):
+                if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                    raise ValueError(f"{spec.name} must be an int >= 1; got {value!r}")
+            elif not _positive(value):
+                raise ValueError(f"{spec.name} must be a positive finite number; got {value!r}")
+        for name in ("dead_fraction", "saturated_fraction", "loss_min_decrease", "loss_converged"):
+            if getattr(self, name) > 1:
+                raise ValueError(f"{name} is a fraction and must be <= 1; got {getattr(self, name)!r}")
+
+
+def _positive(value: object) -> bool:
+    return (
+        not isinstance(value, bool)
+        and isinstance(value, (int, float))
+        and math.isfinite(float(value))
+        and float(value) > 0
+    )
+
+
+@dataclass
+class Alarm:
+    """One rule in alarm at ``step``: its tensors with the value judged, and what explains it, if anything."""
+
+    rule: str
+    step: int
+    tensors: list[tuple[str, float]]
+    detail: str = ""  # e.g. "too small" for update ratios
+    explained_by: str | None = None
+
+
+@dataclass
+class Verdict:
+    """A step's decisions: ``counts[rule]`` (tensors in alarm, 0 when explained), the alarms, and ``first``:
+    the rules whose first counted alarm this is (one warning each)."""
+
+    step: int
+    counts: dict[str, int]
+    alarms: list[Alarm] = field(default_factory=list)
+    first: list[Alarm] = field(default_factory=list)
+    changed: bool = False  # a rule fired or was explained for the first time: the report changes
+
+
+@dataclass
+class _Observed:
+    """One step's statistics, by kind: ``{kind: {tensor: {stat: value}}}``, plus tensor sizes and roles."""
+
+    stats: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
+    sizes: dict[str, int] = field(default_factory=dict)
+    roles: dict[str, str] = field(default_factory=dict)  # activation output -> 'relu' | 'sigmoid' | 'tanh'
+
+
+class Diagnosis:
+    """The rules' state over a run: baselines, patience counters, the loss history, what has fired."""
+
+    def __init__(self, thresholds: Thresholds) -> None:
+        self.thresholds = thresholds
+        self._weights = re.compile(thresholds.weight_pattern)
+        self._loss = re.compile(thresholds.loss_pattern)
+        self._lock = threading.Lock()
+        self._steps: dict[int, _Observed] = {}
+        self._ratios: dict[int, _Observed] = {}  # a step's update ratios come with a later batch: judged later
+        self._baseline: dict[tuple[str, str], float] = {}  # (kind, tensor) -> first non-zero finite norm
+        self._out_of_band: dict[str, int] = {}  # tensor -> update ratios out of band in a row
+        self._losses: list[tuple[int, float]] = []
+        self._first_loss: float | None = None
+        self.fired: dict[str, Alarm] = {}  # rule -> its first counted alarm
+        self.explained: dict[str, Alarm] = {}  # rule -> its first alarm another rule explained
+
+    # -- observations (any thread) ---------------------------------------------------------------------------
+
+    def record(
+        self,
+        step: int,
+        kind: str,
+        names: Sequence[str],
+        stats: Mapping[str, np.ndarray],
+        sizes: Sequence[int] | None = None,
+        roles: Mapping[str, str] | None = None,
+    ) -> None:
+        """Keep ``stats[stat][i]`` of tensor ``names[i]`` (kind ``'grads'``, ``'weights'``, ``'update_ratio'`` or
+        ``'activations'``) for ``conclude(step)``; update ratios of ``step`` are judged by the next ``conclude``."""
+        columns = {stat: np.asarray(values, dtype=np.float64) for stat, values in stats.items()}
+        with self._lock:
+            observed = (self._ratios if kind == "update_ratio" else self._steps).setdefault(step, _Observed())
+            table = observed.stats.setdefault(kind, {})
+            for i, name in enumerate(names):
+                table[name] = {stat: float(values[i]) for stat, values in columns.items()}
+                if sizes is not None:
+                    observed.sizes[name] = int(sizes[i])
+            if roles:
+                observed.roles.update(roles)
+
+    # -- decisions (one thread, in step order) ------------------------------------------------------------
+
+    def conclude(self, step: int) -> Verdict:
+        """Decide every tensor rule on what was recorded for ``step`` and the update ratios of earlier steps
+        (then forgotten). Statistics of later steps, recorded already, wait for their own ``conclude``."""
+        with self._lock:  # late statistics of earlier steps too; update ratios only of earlier steps
+            parts = [self._steps.pop(key) for key in sorted(key for key in self._steps if key <= step)]
+            parts += [self._ratios.pop(key) for key in sorted(key for key in self._ratios if key < step)]
+        observed = _Observed()
+        for part in parts:
+            for kind, table in part.stats.items():
+                observed.stats.setdefault(kind, {}).update(table)
+            observed.sizes.update(part.sizes)
+            observed.roles.update(part.roles)
+        found: dict[str, Alarm] = {}
+        self._judge_nonfinite(step, observed, found)
+        self._judge_exploding(step, observed, found)
+        self._judge_vanishing(step, observed, found)
+        self._judge_update_ratio(step, observed, found)
+        self._judge_activations(step, observed, found)
+        return self._verdict(step, found, TENSOR_RULES)
+
+    def is_loss(self, tag: str) -> bool:
+        return self._loss.fullmatch(tag) is not None
+
+    def loss(self, step: int, value: float) -> Verdict:
+        """Decide the loss rules on one logged training loss."""
+        found: dict[str, Alarm] = {}
+        if not math.isfinite(value):
+            found["nonfinite_loss"] = Alarm("nonfinite_loss", step, [("loss", value)])
+        else:
+            if self._first_loss is None:
+                self._first_loss = value
+            self._losses.append((step, value))
+            self._judge_loss(step, value, found)
+        return self._verdict(step, found, LOSS_RULES)
+
+    # -- the rules ------------------------------------------------------------------------------------------
+
+    def _judge_nonfinite(self, step: int, observed: _Observed, found: dict[str, Alarm]) -> None:
+        bad = []
+        for kind in ("grads", "weights", "activations"):
+            for name, stats in observed.stats.get(kind, {}).items():
+                count = stats.get("nonfinite", 0.0)
+                norm = stats.get("norm", 0.0)
+                if count or not math.isfinite(norm):
+                    bad.append((f"{kind}/{name}", count if count else float("nan")))
+        if bad:
+            found["nonfinite_tensors"] = Alarm("nonfinite_tensors", step, bad)
+
+    def _judge_exploding(self, step: int, observed: _Observed, found: dict[str, Alarm]) -> None:
+        growth, bad = self.thresholds.exploding_growth, []
+        for kind in ("grads", "weights"):
+            for name, stats in observed.stats.get(kind, {}).items():
+                norm = stats.get("norm", float("nan"))
+                if not self._weights.match(name) or not math.isfinite(norm) or norm == 0:
+                    continue
+                base = self._baseline.setdefault((kind, name), norm)
+                if norm >= growth * base:
+                    bad.append((f"{kind}/{name}", norm / base))
+        if bad:
+            found["exploding_tensors"] = Alarm("exploding_tensors", step, bad, f"norm grew >= {growth:g}x")
+
+    def _judge_vanishing(self, step: int, observed: _Observed, found: dict[str, Alarm]) -> None:
+        limit, bad = self.thresholds.vanishing_rms, []
+        for name, stats in observed.stats.get("grads", {}).items():
+            size = observed.sizes.get(name, 0)
+            norm = stats.get("norm", float("nan"))
+            if not self._weights.match(name) or not size or not math.isfinite(norm) or norm == 0:
+                continue
+            rms = norm / math.sqrt(size)
+            if rms < limit:
+                bad.append((f"grads/{name}", rms))
+        if bad:
+            found["vanishing_gradients"] = Alarm("vanishing_gradients", step, bad, f"rms < {limit:g}")
+
+    def _judge_update_ratio(self, step: int, observed: _Observed, found: dict[str, Alarm]) -> None:
+        (low, high), patience = self.thresholds.update_ratio_band, self.thresholds.update_ratio_patience
+        small, big = [], []
+        for name, stats in observed.stats.get("update_ratio", {}).items():
+            ratio = stats.get("update_ratio", float("nan"))
+            if not self._weights.match(name) or not math.isfinite(ratio) or ratio == 0:
+                self._out_of_band.pop(name, None)
+                continue
+            if low < ratio < high:
+                self._out_of_band.pop(name, None)
+                continue
+            self._out_of_band[name] = self._out_of_band.get(name, 0) + 1
+            if self._out_of_band[name] >= patience:
+                (small if ratio <= low else big).append((f"weights/{name}", ratio))
+        if small or big:
+            detail = "out of band" if small and big else f"below {low:g}" if small else f"above {high:g}"
+            found["update_ratio"] = Alarm("update_ratio", step, small + big, detail)
+
+    def _judge_activations(self, step: int, observed: _Observed, found: dict[str, Alarm]) -> None:
+        limits = self.thresholds
+        dead, saturated = [], []
+        for name, stats in observed.stats.get("activations", {}).items():
+            role = observed.roles.get(name)
+            if role == "relu":
+                zero = stats.get("zero_fraction", float("nan"))
+                if zero >= limits.dead_fraction:
+                    dead.append((f"activations/{name}", zero))
+            elif role in ("sigmoid", "tanh"):
+                fraction = stats.get(f"{role}_saturation", float("nan"))
+                if fraction >= limits.saturated_fraction:
+                    saturated.append((f"activations/{name}", fraction))
+        if dead:
+            found["dead_relu"] = Alarm("dead_relu", step, dead, f"zero fraction >= {limits.dead_fraction:g}")
+        if saturated:
+            found["saturated_activation"] = Alarm(
+                "saturated_activation", step, saturated, f"saturated fraction >= {limits.saturated_fraction:g}"
+            )
+
+    def _judge_loss(self, step: int, value: float, found: dict[str, Alarm]) -> None:
+        limits = self.thresholds
+        window = limits.loss_window
+        recent = [v for s, v in self._losses if s > step - window]
+        earlier = [v for s, v in self._losses if step - 2 * window < s <= step - window]
+        first = self._losses[0][0]
+        if step - first < 2 * window - 1 or not recent or not earlier:
+            return
+        self._losses = [(s, v) for s, v in self._losses if s > step - 2 * window]
+        now, before = float(np.mean(recent)), float(np.mean(earlier))
+        assert self._first_loss is not None
+        converged = abs(now) <= limits.loss_converged * abs(self._first_loss)
+        if now >= (1 - limits.loss_min_decrease) * before and not converged:
+            detail = f"mean {now:.4g} over the last {window} steps, {before:.4g} over the {window} before"
+            found["loss_not_decreasing"] = Alarm("loss_not_decreasing", step, [("loss", now)], detail)
+
+    # -- verdict --------------------------------------------------------------------------------------------
+
+    def _verdict(self, step: int, found: dict[str, Alarm], rules: Sequence[str]) -> Verdict:
+        verdict = Verdict(step, {rule: 0 for rule in rules})
+        for rule in rules:
+            alarm = found.get(rule)
+            if alarm is None:
+                continue
+            alarm.explained_by = self._explanation(rule, alarm, found)
+            if alarm.explained_by is not None and rule not in self.explained and rule not in self.fired:
+                self.explained[rule] = alarm
+                verdict.changed = True
+            verdict.alarms.append(alarm)
+            if alarm.explained_by is None:
+                verdict.counts[rule] = len(alarm.tensors)
+                if rule not in self.fired:
+                    self.fired[rule] = alarm
+                    verdict.first.append(alarm)
+                    verdict.changed = True
+        return verdict
+
+    def _explanation(self, rule: str, alarm: Alarm, found: dict[str, Alarm]) -> str | None:
+        causes = _EXPLAINED_BY.get(rule, ())
+        if rule == "update_ratio":  # too small: vanishing gradients; too big: exploding or NaN
+            causes = ("vanishing_gradients",) if alarm.detail.startswith("below") else causes[1:]
+        for cause in causes:
+            here = found.get(cause)
+            if (here is not None and here.explained_by is None) or cause in self.fired:
+                return cause
+        return None
