@@ -63,9 +63,11 @@ _ROLE_OF_STAT = {stat: role for role, stat in ROLE_STATS.items()}
 class Doctor(MonitorGroup):
     """A monitor for ``fit(monitor=...)`` / ``mod.install_monitor``: the monitors' logging, judged live.
 
-    ``interval``: judge (and log) every ``interval`` training batches. ``activations``: also watch operator
-    outputs (dead ReLUs, saturation, NaN in outputs; costs MXNet's per-operator callback). ``histograms``: the
-    monitors' histograms. ``on_alert``: ``'log'`` (warn, count, report) or ``'raise'`` (also stop training with
+    ``interval``: judge (and log) every ``interval`` training batches. It logs what ``GradMonitor`` and
+    ``ActivationMonitor`` log, and of ``WeightMonitor`` the update ratios (``tb.params()`` logs the weights at
+    each epoch's end, under the same tags). ``activations``: also watch operator outputs (dead ReLUs,
+    saturation, NaN in outputs; costs MXNet's per-operator callback). ``histograms``: the monitors'
+    histograms. ``on_alert``: ``'log'`` (warn, count, report) or ``'raise'`` (also stop training with
     ``DoctorAlert``). Any ``Thresholds`` field may be given by name (``vanishing_rms=1e-8``, ...).
 
     Example::
@@ -100,11 +102,12 @@ class Doctor(MonitorGroup):
         self._writer = resolve_writer(writer)
         members: list[Any] = [
             GradMonitor(interval, histograms=histograms, writer=writer),
-            WeightMonitor(interval, histograms=histograms, writer=writer),
+            WeightMonitor(interval, stats=(), histograms=False, writer=writer),  # tb.params logs the weights
             _NanCheck(self, interval),
         ]
         if activations:
-            members.append(ActivationMonitor(interval, histograms=histograms, writer=writer))
+            outputs = ActivationMonitor(interval, r".*_output$", histograms=histograms, writer=writer)
+            members.append(outputs)  # operator outputs (not BatchNorm's batch mean/var, nor workspaces)
         members.append(_Judge(self, interval))
         super().__init__(*members)
         self.interval = interval
@@ -120,6 +123,11 @@ class Doctor(MonitorGroup):
             member._doctor = self
 
     # -- what the monitors call -------------------------------------------------------------------------------
+
+    @staticmethod
+    def needs(kind: str) -> tuple[str, ...]:
+        """The statistics the rules read of a monitor ``kind`` (computed even where not logged)."""
+        return ("norm",) if kind in ("grads", "weights") else ()
 
     @property
     def stops_training(self) -> bool:
@@ -278,9 +286,10 @@ def _all_finite(arrays: Sequence[Any]) -> bool:
 
 def _origin_text(exe: Any, step: int) -> str:
     from ._training.mxnet_adapter import symbol_of
-    from ._training.nan_origin import find_nan_origin
 
     try:
+        from ._training.nan_origin import find_nan_origin
+
         found = find_nan_origin(symbol_of(exe), exe.arg_dict, exe.aux_dict, is_train=True)
     except Exception as exc:  # the search is a diagnosis aid: it must not stop a training that logs
         return f"the search for the NaN's origin at step {step} failed: {exc!r}"

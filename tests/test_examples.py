@@ -11,6 +11,8 @@ from sklearn.datasets import load_digits
 from tensorboard.plugins.projector import metadata as projector_metadata
 from tensorboard.plugins.projector.projector_config_pb2 import ProjectorConfig
 
+from mxnet_tb._doctor.rules import RULES
+
 from .readback import MODEL_CARD_TAGS, accumulate, event_files, load_events, plugin_name, scalars, tensors
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -33,6 +35,7 @@ def test_train_digits_demo_logs_the_whole_module_api(tmp_path):
     tags = set(accumulate(logdir).Tags()["tensors"])
     params = ("conv0_weight", "conv0_bias", "bn0_gamma", "bn0_beta", "conv1_weight", "conv1_bias",
               "fc1_weight", "fc1_bias", "fc2_weight", "fc2_bias")  # fmt: skip
+    outputs = ("conv0", "bn0", "relu0", "pool0", "conv1", "relu1", "flatten0", "fc1", "relu2", "fc2", "softmax")
     expected = {
         *(f"train/{t}" for t in ("accuracy", "cross-entropy", "lr", "samples_per_sec")),
         "val/accuracy",
@@ -44,6 +47,12 @@ def test_train_digits_demo_logs_the_whole_module_api(tmp_path):
         "weights/filters/conv0_weight",
         "__run_graph__",  # how TensorBoard lists a run's graph
         *MODEL_CARD_TAGS,  # tb.params writes the model card once
+        # tb.Doctor: update ratios, every operator output, its alerts and its report
+        *(f"weights/update_ratio/{p}" for p in params),
+        *(f"activations/{s}/{o}_output" for s in ("mean", "std", "max_abs", "nonfinite", "hist") for o in outputs),
+        *(f"activations/zero_fraction/relu{i}_output" for i in range(3)),
+        *(f"alerts/{rule}" for rule in RULES),
+        "doctor",
     }
     assert tags == expected
     batches = 1500 // 64  # per epoch, last batch discarded

@@ -5,8 +5,9 @@
 
 The only mxnet_tb lines are ``tb.init``, ``install_monitor`` and the three callbacks: SCALARS shows the
 training metrics, samples/sec and learning rate per batch (``train/...``) and validation per epoch (``val/...``)
-on the same step axis; HISTOGRAMS/DISTRIBUTIONS the gradients (``grads/hist/...``) and weights; IMAGES the
-first conv layer's filters; GRAPHS the network.
+on the same step axis; HISTOGRAMS/DISTRIBUTIONS the gradients (``grads/hist/...``), weights and activations;
+IMAGES the first conv layer's filters; GRAPHS the network. ``tb.Doctor`` judges them live: ``alerts/<rule>``
+scalars stay at 0 and the TEXT report ``doctor`` says no rule fired, for this healthy run.
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ def train(logdir: str, epochs: int) -> mx.mod.Module:
     train_iter, val_iter = digits_iterators()
     mod = mx.mod.Module(cnn(), context=mx.cpu())
     mod.bind(train_iter.provide_data, train_iter.provide_label)
-    mod.install_monitor(tb.GradMonitor(interval=5))
+    mod.install_monitor(tb.Doctor(interval=5))  # gradients, weights, activations, judged: alerts/*, TEXT "doctor"
     scheduler = mx.lr_scheduler.FactorScheduler(step=100, factor=0.5, base_lr=0.1)
     mod.fit(
         train_iter,

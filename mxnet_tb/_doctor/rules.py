@@ -187,13 +187,17 @@ class Diagnosis:
         roles: Mapping[str, str] | None = None,
     ) -> None:
         """Keep ``stats[stat][i]`` of tensor ``names[i]`` (kind ``'grads'``, ``'weights'``, ``'update_ratio'`` or
-        ``'activations'``) for ``conclude(step)``; update ratios of ``step`` are judged by the next ``conclude``."""
+        ``'activations'``) for ``conclude(step)``; update ratios of ``step`` (and the updated weights' ``norm`` and
+        ``nonfinite``, judged as ``'weights'``) by the next ``conclude``."""
         columns = {stat: np.asarray(values, dtype=np.float64) for stat, values in stats.items()}
         with self._lock:
             observed = (self._ratios if kind == "update_ratio" else self._steps).setdefault(step, _Observed())
             table = observed.stats.setdefault(kind, {})
+            weights = observed.stats.setdefault("weights", {}) if kind == "update_ratio" else {}
             for i, name in enumerate(names):
                 table[name] = {stat: float(values[i]) for stat, values in columns.items()}
+                if kind == "update_ratio":  # with the updated weights' norm and NaN/Inf count
+                    weights[name] = {s: table[name][s] for s in ("norm", "nonfinite") if s in table[name]}
                 if sizes is not None:
                     observed.sizes[name] = int(sizes[i])
             if roles:

@@ -342,7 +342,8 @@ class TensorMonitor(mx.monitor.Monitor):
         if plan is None:
             if len(self._plans) >= 64:
                 self._plans.clear()
-            plan = Plan(self.kind, key[0], self.stats, self.histograms, extra, self._logs_global_norm())
+            also = self._doctor.needs(self.kind) if self._doctor is not None else ()
+            plan = Plan(self.kind, key[0], self.stats, self.histograms, extra, self._logs_global_norm(), also)
             self._plans[key] = plan
         self._last_plan = (names, extra, plan)
         return plan

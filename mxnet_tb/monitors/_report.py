@@ -33,7 +33,7 @@ StatsListener = Callable[[dict[str, np.ndarray]], None]  # told {stat: one value
 def device_stats_of(plan: Plan) -> tuple[str, ...]:
     """The statistics a device-reduced batch computes per tensor (histograms need min and max first)."""
     first = HISTOGRAM_STATS if plan.histograms else ()
-    return tuple(dict.fromkeys((*first, *plan.stats, "nonfinite", *plan.extra_stats)))
+    return tuple(dict.fromkeys((*first, *plan.stats, "nonfinite", *plan.extra_stats, *plan.also)))
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,8 @@ class Plan:
     """The tags of one monitor's batches over ``names``: ``<kind>/<stat>/<name>``, ``<kind>/hist/<name>``.
 
     ``extra[i]`` lists statistics logged for tensor ``i`` only (an activation monitor's ``zero_fraction`` of
-    ReLU outputs); ``global_norm`` adds ``<kind>/global_norm``, the norm of all the tensors together.
+    ReLU outputs); ``global_norm`` adds ``<kind>/global_norm``, the norm of all the tensors together; ``also``
+    names statistics computed for a listener but not logged.
     """
 
     kind: str
@@ -50,6 +51,7 @@ class Plan:
     histograms: bool
     extra: tuple[tuple[str, ...], ...] = ()
     global_norm: bool = False
+    also: tuple[str, ...] = ()  # computed, not logged: what a listener (the doctor) reads besides
     scalar_tags: dict[str, list[str]] = field(init=False, repr=False)
     block: ScalarBlock = field(init=False, repr=False)  # every scalar: stats by stat, extras, the global norm
     extra_tags: list[list[str]] = field(init=False, repr=False)
@@ -79,7 +81,7 @@ class Plan:
     def needed(self) -> tuple[str, ...]:
         """Statistics computed per tensor: the logged ones, ``nonfinite`` (always), ``norm`` for the global norm."""
         norm = ("norm",) if self.global_norm else ()
-        return tuple(dict.fromkeys((*self.stats, "nonfinite", *self.extra_stats, *norm)))
+        return tuple(dict.fromkeys((*self.stats, "nonfinite", *self.extra_stats, *norm, *self.also)))
 
 
 def _f8(array: np.ndarray) -> bytes:
@@ -218,7 +220,7 @@ class UpdateRatios:
         self.on_stats = on_stats
 
     def values(self) -> list[bytes]:
-        ratios = np.zeros(len(self.tags))
+        ratios, norms, nonfinite = (np.zeros(len(self.tags)) for _ in range(3))
         for (group, old), (_, after) in zip(self.before.read(), self.after.read()):
             new = after.astype(np.float64)
             seg = segments(self.after.sizes[group])
@@ -226,6 +228,9 @@ class UpdateRatios:
                 change = np.sqrt(seg.sum(np.square(new - old)))
                 norm = np.sqrt(seg.sum(new * new))
                 ratios[group] = np.where(norm != 0, change / norm, np.nan)
-        if self.on_stats is not None:
-            self.on_stats({"update_ratio": ratios})
+            norms[group] = norm
+            if self.on_stats is not None:
+                nonfinite[group] = seg.sum(~np.isfinite(new))
+        if self.on_stats is not None:  # and the updated weights' norms and NaN/Inf counts
+            self.on_stats({"update_ratio": ratios, "norm": norms, "nonfinite": nonfinite})
         return [ScalarBlock(self.tags).fill(ratios)]
