@@ -29,35 +29,23 @@ Example::
 
 from __future__ import annotations
 
-import logging
-import threading
 from collections.abc import Sequence
 from typing import Any
 
 import mxnet as mx
-import numpy as np
 
-from ._doctor.report import message, report_markdown
-from ._doctor.rules import LOSS_RULES, TENSOR_RULES, Alarm, Diagnosis, Thresholds, Verdict
-from ._facade.listeners import listen_to_scalars
-from ._io.encode import ScalarBlock
+from ._doctor.judge import Judge
+from ._doctor.rules import Thresholds
 from ._training.default import default_writer, resolve_writer
 from ._values.convert import to_count
-from .errors import DoctorAlert
 from .monitors._base import TensorMonitor
-from .monitors.activation import ROLE_STATS, ActivationMonitor
+from .monitors.activation import ActivationMonitor
 from .monitors.grad import GradMonitor
 from .monitors.group import MonitorGroup
 from .monitors.weight import WeightMonitor
-from .summaries.text import text_value
 from .writer import SummaryWriter
 
 __all__ = ["Doctor", "Thresholds"]
-
-_log = logging.getLogger("mxnet_tb.doctor")
-ON_ALERT = ("log", "raise")
-REPORT_TAG = "doctor"
-_ROLE_OF_STAT = {stat: role for role, stat in ROLE_STATS.items()}
 
 
 class Doctor(MonitorGroup):
@@ -91,8 +79,6 @@ class Doctor(MonitorGroup):
         for name, value in (("activations", activations), ("histograms", histograms)):
             if not isinstance(value, bool):
                 raise TypeError(f"{name} must be a bool; got {value!r}")
-        if on_alert not in ON_ALERT:
-            raise ValueError(f"on_alert must be one of {ON_ALERT}; got {on_alert!r}")
         known = set(Thresholds.__dataclass_fields__)
         unknown = sorted(set(thresholds) - known)
         if unknown:
@@ -100,145 +86,48 @@ class Doctor(MonitorGroup):
         self.thresholds = Thresholds(**thresholds)
         self.on_alert = on_alert
         self._writer = resolve_writer(writer)
+        self.judge = Judge(self.thresholds, on_alert, lambda: self.writer)
+        nan_check = _NanCheck(self.judge, interval)
         members: list[Any] = [
             GradMonitor(interval, histograms=histograms, writer=writer),
             WeightMonitor(interval, stats=(), histograms=False, writer=writer),  # tb.params logs the weights
-            _NanCheck(self, interval),
+            nan_check,  # before the activation monitor logs (and lets go of) the batch's outputs
         ]
-        if activations:
-            outputs = ActivationMonitor(interval, r".*_output$", histograms=histograms, writer=writer)
-            members.append(outputs)  # operator outputs (not BatchNorm's batch mean/var, nor workspaces)
-        members.append(_Judge(self, interval))
+        if activations:  # operator outputs (not BatchNorm's batch mean/var, nor workspaces)
+            nan_check.activations = ActivationMonitor(interval, r".*_output$", histograms=histograms, writer=writer)
+            members.append(nan_check.activations)
+        members.append(_StepEnd(self.judge, interval))
         super().__init__(*members)
         self.interval = interval
-        self.diagnosis = Diagnosis(self.thresholds)
-        self.origin: str | None = None  # where the first NaN/Inf came from, once found
-        self._last_verdict: Verdict | None = None
-        self._remove_listener: Any = None
-        self._lock = threading.Lock()
-        self._version = 1  # report changes (the first judged step writes it, so a healthy run shows one too)
-        self._shown = 0  # the report version last written
-        self._report_step = -1  # the step of the last report queued
         for member in members:
-            member._doctor = self
-
-    # -- what the monitors call -------------------------------------------------------------------------------
-
-    @staticmethod
-    def needs(kind: str) -> tuple[str, ...]:
-        """The statistics the rules read of a monitor ``kind`` (computed even where not logged)."""
-        return ("norm",) if kind in ("grads", "weights") else ()
-
-    @property
-    def stops_training(self) -> bool:
-        return self.on_alert == "raise"
+            member._doctor = self.judge
 
     @property
     def writer(self) -> SummaryWriter:
         return self._writer or default_writer()
 
-    def listener(self, kind: str, step: int, names: Sequence[str], sizes: Any, extra: Sequence[Sequence[str]]) -> Any:
-        """The function a monitor's report calls with one logged batch's statistics (on whichever thread)."""
-        names, sizes = list(names), np.asarray(sizes)
-        roles = {n: _ROLE_OF_STAT[s] for n, more in zip(names, extra) for s in more if s in _ROLE_OF_STAT}
+    @property
+    def diagnosis(self) -> Any:
+        return self.judge.diagnosis
 
-        def record(stats: dict[str, np.ndarray]) -> None:
-            self.diagnosis.record(step, kind, names, stats, sizes, roles)
+    def report(self) -> str:
+        """The ``doctor`` TEXT report as it stands: one markdown row per rule that fired or was explained.
 
-        return record
+        Example::
 
-    # -- installing -----------------------------------------------------------------------------------------
+            >>> print(doctor.report())   # doctest: +SKIP
+        """
+        return self.judge.report()
 
     def install(self, exe: Any) -> None:
         """Install every monitor on ``exe``; the first time, listen to the logged training loss too."""
         super().install(exe)
-        if self._remove_listener is None:
-            self._remove_listener = listen_to_scalars(self.writer, self._on_scalar)
+        self.judge.listen_to_loss()
 
     def uninstall(self) -> None:
         """Stop judging and logging (see ``MonitorGroup.uninstall``)."""
         super().uninstall()
-        if self._remove_listener is not None:
-            self._remove_listener()
-            self._remove_listener = None
-
-    # -- conclusions ----------------------------------------------------------------------------------------
-
-    def conclude(self, step: int) -> None:
-        """Judge ``step``: every monitor queued its statistics (the last member, ``_Judge``, calls this)."""
-        tags = (*(f"alerts/{rule}" for rule in TENSOR_RULES), REPORT_TAG)
-        block = ScalarBlock(tags[:-1])
-        writer = self.writer
-
-        def build() -> list[Any]:
-            verdict = self.diagnosis.conclude(step)
-            return self._outcome(verdict, block, TENSOR_RULES)
-
-        with self._lock:
-            self._report_step = step
-        if not self.stops_training:
-            writer.add_summary_later(tags, build, step)
-            return
-        values = build()
-        writer.add_summary_later(tags, lambda: values, step)
-        assert self._last_verdict is not None
-        self._raise_if_alarmed(self._last_verdict)
-
-    def _outcome(self, verdict: Verdict, block: ScalarBlock, rules: Sequence[str]) -> list[Any]:
-        """The alert scalars (and the report, if it changed) of a verdict; warns for first alarms."""
-        self._last_verdict = verdict
-        for alarm in verdict.first:
-            _log.warning("mxnet_tb doctor: %s", self._message(alarm))
-        values: list[Any] = [block.fill(np.array([verdict.counts[rule] for rule in rules], dtype=np.float64))]
-        with self._lock:
-            if verdict.changed:
-                self._version += 1
-            if self._version != self._shown:
-                self._shown = self._version
-                values.append(text_value(REPORT_TAG, self.report()))
-        return values
-
-    def _message(self, alarm: Alarm) -> str:
-        origin = self.origin if alarm.rule in ("nonfinite_tensors", "nonfinite_loss") else None
-        return message(alarm, origin)
-
-    def report(self) -> str:
-        """The ``doctor`` TEXT report as it stands: one markdown row per rule that fired or was explained."""
-        return report_markdown(self.diagnosis.fired, self.diagnosis.explained, self.origin)
-
-    def _raise_if_alarmed(self, verdict: Verdict) -> None:
-        counted = [alarm for alarm in verdict.alarms if alarm.explained_by is None]
-        if not counted:
-            return
-        writer = self.writer
-        writer.end_session("failure")
-        writer.flush()
-        alarm = counted[0]
-        raise DoctorAlert(self._message(alarm), alarm.rule, alarm.step)
-
-    # -- the loss ---------------------------------------------------------------------------------------------
-
-    def _on_scalar(self, run: str, tag: str, value: float, step: int) -> None:
-        path = f"{run}/{tag}" if run else tag
-        if not self.diagnosis.is_loss(path):
-            return
-        verdict = self.diagnosis.loss(step, value)
-        self._last_verdict = verdict
-        writer = self.writer
-        for rule in LOSS_RULES:
-            writer.add_scalar(f"alerts/{rule}", verdict.counts[rule], step)
-        for alarm in verdict.first:
-            _log.warning("mxnet_tb doctor: %s", self._message(alarm))
-        with self._lock:
-            if verdict.changed:
-                self._version += 1
-            show = self._version != self._shown and step != self._report_step
-            if show:
-                self._shown, self._report_step = self._version, step
-        if show:
-            writer.add_text(REPORT_TAG, self.report(), global_step=step)
-        if self.stops_training:
-            self._raise_if_alarmed(verdict)
+        self.judge.stop_listening()
 
 
 class _NanCheck(TensorMonitor):
@@ -247,36 +136,37 @@ class _NanCheck(TensorMonitor):
 
     kind = "nan_check"
 
-    def __init__(self, doctor: Doctor, interval: int) -> None:
+    def __init__(self, judge: Judge, interval: int) -> None:
         super().__init__(interval, histograms=False)
-        self._owner = doctor
+        self._judge = judge
+        self.activations: ActivationMonitor | None = None  # whose captured outputs of the batch are checked too
         self._searched = False
 
     def _collect(self, group: list[Any], step: int) -> None:
         if self._searched:
             return
-        activations = next((m for m in self._owner.monitors if isinstance(m, ActivationMonitor)), None)
-        pending = [a for arrays in (activations.pending_outputs() if activations else {}).values() for a in arrays]
+        captured = self.activations.pending_outputs() if self.activations is not None else {}
+        pending = [array for arrays in captured.values() for array in arrays]
         for exe in group:
             arrays = [*exe.outputs, *(g for g in exe.grad_dict.values() if g is not None), *pending]
             if not arrays or _all_finite(arrays):
                 continue
             self._searched = True
-            self._owner.origin = _origin_text(exe, step)
+            self._judge.origin = _origin_text(exe, step)
             return
 
 
-class _Judge(TensorMonitor):
-    """The last member: every other monitor has queued the logged batch's statistics; the doctor judges them."""
+class _StepEnd(TensorMonitor):
+    """The last member: every other monitor has queued the logged batch's statistics; the judge concludes."""
 
     kind = "doctor"
 
-    def __init__(self, doctor: Doctor, interval: int) -> None:
+    def __init__(self, judge: Judge, interval: int) -> None:
         super().__init__(interval, histograms=False)
-        self._owner = doctor
+        self._judge = judge
 
     def _collect(self, group: list[Any], step: int) -> None:
-        self._owner.conclude(step)
+        self._judge.conclude(step, later=True)
 
 
 def _all_finite(arrays: Sequence[Any]) -> bool:

@@ -1,0 +1,156 @@
+"""The doctor's voice: a step's verdict becomes alert scalars, the ``doctor`` report, warnings, an error.
+
+``Judge`` is shared by the Module-API ``tb.Doctor`` (verdicts built off the training thread, in queue order
+after the step's statistics) and ``tb.gluon.watch(doctor=...)`` (verdicts made on the training thread).
+
+Example::
+
+    >>> judge = Judge(Thresholds(), "log", lambda: sw)    # doctest: +SKIP
+    >>> judge.conclude(step, later=True)                   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from .._facade.listeners import listen_to_scalars
+from .._io.encode import ScalarBlock
+from ..errors import DoctorAlert
+from ..summaries.text import text_value
+from .report import message, report_markdown
+from .rules import LOSS_RULES, TENSOR_RULES, Alarm, Diagnosis, Thresholds, Verdict
+
+__all__ = ["ON_ALERT", "REPORT_TAG", "Judge"]
+
+_log = logging.getLogger("mxnet_tb.doctor")
+ON_ALERT = ("log", "raise")
+REPORT_TAG = "doctor"
+ROLE_OF_STAT = {"zero_fraction": "relu", "sigmoid_saturation": "sigmoid", "tanh_saturation": "tanh"}
+_TAGS = (*(f"alerts/{rule}" for rule in TENSOR_RULES), REPORT_TAG)
+_BLOCK = ScalarBlock(_TAGS[:-1])
+
+
+class Judge:
+    """Rules (``Diagnosis``) plus what they say: ``conclude(step)`` for tensor rules, the loss via the writer."""
+
+    def __init__(self, thresholds: Thresholds, on_alert: str, writer: Callable[[], Any]) -> None:
+        if on_alert not in ON_ALERT:
+            raise ValueError(f"on_alert must be one of {ON_ALERT}; got {on_alert!r}")
+        self.thresholds = thresholds
+        self.on_alert = on_alert
+        self.diagnosis = Diagnosis(thresholds)
+        self.origin: str | None = None  # where the first NaN/Inf came from, once found
+        self._writer = writer
+        self._lock = threading.Lock()
+        self._version = 1  # report changes (the first verdict writes it: a healthy run shows one too)
+        self._shown = 0  # the report version last written
+        self._report_step = -1  # the step of the last verdict queued
+        self._remove_listener: Callable[[], None] | None = None
+
+    @property
+    def stops_training(self) -> bool:
+        return self.on_alert == "raise"
+
+    @property
+    def writer(self) -> Any:
+        return self._writer()
+
+    @staticmethod
+    def needs(kind: str) -> tuple[str, ...]:
+        """The statistics the rules read of a monitor ``kind`` (computed even where not logged)."""
+        return ("norm",) if kind in ("grads", "weights") else ()
+
+    def listener(self, kind: str, step: int, names: Sequence[str], sizes: Any, extra: Sequence[Sequence[str]]) -> Any:
+        """The function a monitor's report calls with one logged batch's statistics (on whichever thread)."""
+        names, sizes = list(names), np.asarray(sizes)
+        roles = {n: ROLE_OF_STAT[s] for n, more in zip(names, extra) for s in more if s in ROLE_OF_STAT}
+
+        def record(stats: dict[str, np.ndarray]) -> None:
+            self.diagnosis.record(step, kind, names, stats, sizes, roles)
+
+        return record
+
+    def listen_to_loss(self) -> None:
+        """Judge every training loss logged to the writer from now on (once)."""
+        if self._remove_listener is None:
+            self._remove_listener = listen_to_scalars(self.writer, self._on_scalar)
+
+    def stop_listening(self) -> None:
+        if self._remove_listener is not None:
+            self._remove_listener()
+            self._remove_listener = None
+
+    # -- tensor rules -------------------------------------------------------------------------------------
+
+    def conclude(self, step: int, later: bool) -> None:
+        """Judge ``step`` once every statistic of it is recorded (``later``: queued, judged in queue order)."""
+        writer = self.writer
+        with self._lock:
+            self._report_step = step
+        if later and not self.stops_training:
+            writer.add_summary_later(_TAGS, lambda: self._outcome(self.diagnosis.conclude(step)), step)
+            return
+        verdict = self.diagnosis.conclude(step)
+        values = self._outcome(verdict)
+        writer.add_summary_later(_TAGS, lambda: values, step)
+        self._raise_if_alarmed(verdict)
+
+    def _outcome(self, verdict: Verdict) -> list[Any]:
+        """The alert scalars (and the report, if it changed) of a verdict; warns for first alarms."""
+        self._warn(verdict)
+        values: list[Any] = [_BLOCK.fill(np.array([verdict.counts[r] for r in TENSOR_RULES], dtype=np.float64))]
+        with self._lock:
+            if verdict.changed:
+                self._version += 1
+            if self._version != self._shown:
+                self._shown = self._version
+                values.append(text_value(REPORT_TAG, self.report()))
+        return values
+
+    def _warn(self, verdict: Verdict) -> None:
+        for alarm in verdict.first:
+            _log.warning("mxnet_tb doctor: %s", self.message(alarm))
+
+    def message(self, alarm: Alarm) -> str:
+        origin = self.origin if alarm.rule in ("nonfinite_tensors", "nonfinite_loss") else None
+        return message(alarm, origin)
+
+    def report(self) -> str:
+        """The ``doctor`` TEXT report as it stands: one markdown row per rule that fired or was explained."""
+        return report_markdown(self.diagnosis.fired, self.diagnosis.explained, self.origin)
+
+    def _raise_if_alarmed(self, verdict: Verdict) -> None:
+        counted = [alarm for alarm in verdict.alarms if alarm.explained_by is None]
+        if not counted or not self.stops_training:
+            return
+        writer = self.writer
+        writer.end_session("failure")
+        writer.flush()
+        alarm = counted[0]
+        raise DoctorAlert(self.message(alarm), alarm.rule, alarm.step)
+
+    # -- the loss ---------------------------------------------------------------------------------------------
+
+    def _on_scalar(self, run: str, tag: str, value: float, step: int) -> None:
+        path = f"{run}/{tag}" if run else tag
+        if not self.diagnosis.is_loss(path):
+            return
+        verdict = self.diagnosis.loss(step, value)
+        writer = self.writer
+        for rule in LOSS_RULES:
+            writer.add_scalar(f"alerts/{rule}", verdict.counts[rule], step)
+        self._warn(verdict)
+        with self._lock:
+            if verdict.changed:
+                self._version += 1
+            show = self._version != self._shown and step != self._report_step  # one report per step
+            if show:
+                self._shown, self._report_step = self._version, step
+        if show:
+            writer.add_text(REPORT_TAG, self.report(), global_step=step)
+        self._raise_if_alarmed(verdict)
