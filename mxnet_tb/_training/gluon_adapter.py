@@ -13,9 +13,10 @@ Example::
 from __future__ import annotations
 
 import ctypes
-import json
 from collections.abc import Callable, Iterator
 from typing import Any
+
+from .activation_roles import activation_roles
 
 __all__ = [
     "activation_type",
@@ -91,20 +92,15 @@ def ensure_cached_op(block: Any, args: tuple[Any, ...]) -> Any:
     return block._cached_op
 
 
-def cached_graph_outputs(block: Any) -> tuple[set[str], set[str]]:
+def cached_graph_outputs(block: Any) -> tuple[set[str], dict[str, str]]:
     """Names of the visible operator outputs of ``block``'s cached graph (``conv0_fwd_output``; not BatchNorm's
-    batch mean or Pooling's workspace), and of those that are ReLU outputs."""
+    batch mean or Pooling's workspace), and the roles (relu, sigmoid, tanh) of those that have one."""
     graph = getattr(block, "_cached_graph", ())
     if not graph:
-        return set(), set()
+        return set(), {}
     symbol = graph[1]
     visible = set(symbol.get_internals().list_outputs()) - set(symbol.list_inputs())
-    relu = set()
-    for node in json.loads(symbol.tojson())["nodes"]:
-        attrs = node.get("attrs", {})
-        if node["op"] == "relu" or (node["op"] == "Activation" and attrs.get("act_type") == "relu"):
-            relu.add(f"{node['name']}_output")
-    return visible, relu
+    return visible, activation_roles(symbol)
 
 
 def visible_output_name(reported: str, visible: set[str]) -> str | None:

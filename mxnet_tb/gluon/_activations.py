@@ -25,6 +25,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .._training import gluon_adapter as gluon_state
+from .._training.activation_roles import role_of_act_type
 
 __all__ = ["ActivationTap", "Captured"]
 
@@ -32,11 +33,12 @@ _SUFFIX = re.compile(r"(_fwd)?(_output)?$")
 
 
 class Captured:
-    """One layer's outputs of a batch, one array per forward pass (device), and whether they follow a ReLU."""
+    """One layer's outputs of a batch, one array per forward pass (device), and its role: ``'relu'``,
+    ``'sigmoid'``, ``'tanh'`` or None (see ``_training/activation_roles.py``)."""
 
-    def __init__(self, relu: bool) -> None:
+    def __init__(self, role: str | None) -> None:
         self.arrays: list[Any] = []
-        self.relu = relu
+        self.role = role
 
 
 class ActivationTap:
@@ -50,7 +52,7 @@ class ActivationTap:
         self._logged = logged
         self._pattern = pattern
         self._handles: list[Any] = []
-        self._hooked: dict[int, tuple[Any, Any, tuple[set[str], set[str]]]] = {}  # id -> (block, C hook, names)
+        self._hooked: dict[int, tuple[Any, Any, tuple[set[str], dict[str, str]]]] = {}  # id -> (block, hook, names)
         self._running: list[Any] = []  # hybridized blocks whose cached graph is running now
         self._captured: dict[str, Captured] = {}
         for block in gluon_state.blocks_of(net):
@@ -63,10 +65,10 @@ class ActivationTap:
     def _arrays(self, args: tuple[Any, ...]) -> bool:
         return bool(args) and all(isinstance(a, self._ndarray) for a in args if a is not None)
 
-    def _keep(self, name: str, array: Any, relu: bool) -> None:
+    def _keep(self, name: str, array: Any, role: str | None) -> None:
         if self._pattern is not None and not self._pattern.match(name):
             return
-        self._captured.setdefault(name, Captured(relu)).arrays.append(array.copy())  # MXNet reuses its memory
+        self._captured.setdefault(name, Captured(role)).arrays.append(array.copy())  # MXNet reuses its memory
 
     def _before(self, block: Any, args: tuple[Any, ...]) -> None:
         if not gluon_state.is_hybridized(block) or not self._wanted() or not self._arrays(args):
@@ -81,10 +83,10 @@ class ActivationTap:
     def _operator_output(self, name: str, array: Any) -> None:
         if not self._running:  # the backward pass also reports its outputs: those are not activations
             return
-        visible, relu = self._hooked[id(self._running[-1])][2]
+        visible, roles = self._hooked[id(self._running[-1])][2]
         output = gluon_state.visible_output_name(name, visible)
         if output is not None:  # not BatchNorm's batch statistics or Pooling's workspace
-            self._keep(_SUFFIX.sub("", output), array, output in relu)
+            self._keep(_SUFFIX.sub("", output), array, roles.get(output))
 
     def _after(self, block: Any, args: tuple[Any, ...], output: Any) -> None:
         if self._running and self._running[-1] is block:
@@ -96,7 +98,7 @@ class ActivationTap:
         for index, array in enumerate(outputs):
             if isinstance(array, self._ndarray):
                 name = block.name if len(outputs) == 1 else f"{block.name}_{index}"
-                self._keep(name, array, gluon_state.activation_type(block) == "relu")
+                self._keep(name, array, role_of_act_type(gluon_state.activation_type(block)))
 
     def collect(self) -> dict[str, Captured]:
         """The outputs copied since the last call; takes operator hooks off until the next logged batch."""

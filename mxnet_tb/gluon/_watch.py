@@ -34,11 +34,13 @@ from typing import Any
 import numpy as np
 
 from .._training import gluon_adapter as gluon_state
+from .._training.activation_roles import ROLE_STATS
 from .._training.distributed import logs_here, observe
 from .._training.stats import check_stats
 from .._values.convert import to_count
 from ..writer import SummaryWriter
 from ._activations import ActivationTap
+from ._doctor import columns, judge_for, nan_origin
 from ._metrics import (
     LearningRate,
     Series,
@@ -103,6 +105,7 @@ class Watch:
         weight_stats: Sequence[str],
         activation_stats: Sequence[str],
         layout: str,
+        doctor: Any = None,
     ) -> None:
         self.every = to_count(every, name="every")
         self.grads = _check_bool(grads, "grads")
@@ -114,6 +117,9 @@ class Watch:
         self.grad_stats = check_stats(grad_stats, name="grad_stats")
         self.weight_stats = check_stats(weight_stats, name="weight_stats")
         self.activation_stats = check_stats(activation_stats, name="activation_stats")
+        self._judge = judge_for(doctor, lambda: self.writer)
+        self._sizes: dict[str, int] = {}  # parameter -> number of values (the doctor's gradient RMS)
+        self._last_input: tuple[Any, ...] | None = None  # the last training batch's net inputs (NaN origin)
         self._train = Series(writer, "train", layout)
         self._val = Series(writer, "val", layout)
         if trainer in _watched:
@@ -197,6 +203,8 @@ class Watch:
         self._sample_counter.detach()
         if self._tap is not None:
             self._tap.remove()
+        if self._judge is not None:
+            self._judge.stop_listening()
 
     def __enter__(self) -> Watch:
         return self
@@ -215,6 +223,8 @@ class Watch:
         ``batch_size`` given to ``trainer.step`` is often 1 (a mean loss), so it cannot tell."""
         if args and self._autograd.is_recording() and getattr(args[0], "shape", None):
             self._batches.samples += int(args[0].shape[0])
+            if self._judge is not None:  # the batch a NaN search replays
+                self._last_input = args
 
     def _batch_is_logged(self) -> bool:
         return self._logging and self._batches.done % self.every == 0
@@ -249,13 +259,17 @@ class Watch:
 
     def _measure_before(self, summed: bool) -> tuple[dict[str, TensorSummary], dict[str, Any], dict[str, Any]]:
         grads, before = {}, {}
+        computed = (*self.grad_stats, "norm") if self._judge is not None else self.grad_stats
         for param in self._params():
             if self.grads:
                 arrays = param.list_grad()
-                grads[param.name] = summarize(arrays[:1] if summed else arrays, self.grad_stats, self.histograms)
+                self._sizes[param.name] = int(arrays[0].size)
+                grads[param.name] = summarize(arrays[:1] if summed else arrays, computed, self.histograms)
             if self.weights:
                 before[param.name] = param.list_data()[0].copy()
         captured = self._tap.collect() if self._tap is not None else {}
+        if self._judge is not None and self._judge.origin is None and self._last_input is not None:
+            self._find_nan_origin(grads, captured)  # before the update spreads it to the weights
         return grads, before, captured
 
     def _after_update(self, step: int, grads: dict[str, Any], before: dict[str, Any], captured: dict[str, Any]) -> None:
@@ -263,29 +277,53 @@ class Watch:
             self._stop_logging()
             return
         writer = self.writer
+        diagnosis = self._judge.diagnosis if self._judge is not None else None
+        if self._judge is not None:
+            self._judge.listen_to_loss()  # log_metrics(loss=...) after this step reaches the loss rules
         for name, summary in grads.items():
             summary.write(writer, "grads", name, self.grad_stats, step)
+        if diagnosis is not None and grads:
+            names = list(grads)
+            sizes = [self._sizes.get(name, 0) for name in names]
+            diagnosis.record(step, "grads", names, columns(grads, ("norm", "nonfinite")), sizes)
+        weights, ratios = {}, {}
         for param in self._params():
             if param.name not in before:
                 continue
             after = param.list_data()[0]
-            summarize([after], self.weight_stats, self.histograms).write(
-                writer, "weights", param.name, self.weight_stats, step
-            )
+            computed = (*self.weight_stats, "norm", "nonfinite") if diagnosis is not None else self.weight_stats
+            weights[param.name] = summary = summarize([after], computed, self.histograms)
+            summary.write(writer, "weights", param.name, self.weight_stats, step)
             old = before[param.name]
             scale = float(old.norm().asscalar())
             change = float((after - old).norm().asscalar())
-            writer.add_scalar(f"updates/ratio/{param.name}", change / scale if scale else float("nan"), step)
+            ratios[param.name] = change / scale if scale else float("nan")
+            writer.add_scalar(f"updates/ratio/{param.name}", ratios[param.name], step)
+        if diagnosis is not None and weights:
+            diagnosis.record(step, "weights", list(weights), columns(weights, ("norm", "nonfinite")))
+            diagnosis.record(step, "update_ratio", list(ratios), {"update_ratio": np.array(list(ratios.values()))})
+        roles = {}
         for name, outputs in captured.items():
             arrays = outputs.arrays
             merged = [_joined(arrays)] if len(arrays) > 1 else arrays
-            summarize(merged, self.activation_stats, self.histograms).write(
-                writer, "activations", name, self.activation_stats, step
-            )
-            if outputs.relu and "zero_fraction" not in self.activation_stats:
-                values = merged[0].asnumpy()
-                zero = 1.0 - np.count_nonzero(values) / values.size if values.size else float("nan")
-                writer.add_scalar(f"activations/zero_fraction/{name}", zero, step)
+            role_stat = ROLE_STATS.get(outputs.role or "")
+            extra = (role_stat,) if role_stat is not None and role_stat not in self.activation_stats else ()
+            summary = summarize(merged, (*self.activation_stats, *extra, "nonfinite"), self.histograms)
+            summary.write(writer, "activations", name, self.activation_stats, step)
+            for stat in extra:
+                writer.add_scalar(f"activations/{stat}/{name}", summary.stats[stat], step)
+            captured[name] = summary
+            if outputs.role is not None:
+                roles[name] = outputs.role
+        if diagnosis is not None:
+            if captured:
+                stats = (*ROLE_STATS.values(), "nonfinite")
+                diagnosis.record(step, "activations", list(captured), columns(captured, stats), roles=roles)
+            self._judge.conclude(step, later=False)  # with on_alert='raise': DoctorAlert
+
+    def _find_nan_origin(self, grads: dict[str, TensorSummary], captured: dict[str, Any]) -> None:
+        assert self._judge is not None and self._last_input is not None
+        self._judge.origin = nan_origin(self.net, self._last_input, self.step + 1, grads, captured)
 
     def _stop_logging(self) -> None:
         """This process does not log (a distributed worker in rank0 mode): measure nothing from now on."""
@@ -331,6 +369,7 @@ def watch(
     weight_stats: Sequence[str] = WEIGHT_STATS,
     activation_stats: Sequence[str] = ACTIVATION_STATS,
     layout: str = "tags",
+    doctor: Any = None,
 ) -> Watch:
     """Watch a hand-written Gluon training loop; call once, after creating ``net`` and its ``Trainer``.
 
@@ -339,6 +378,11 @@ def watch(
     the parameters / outputs whose names match ``pattern``; see the module docstring for tags and steps.
     ``handle.log_metrics(metric, loss=loss)`` after ``trainer.step`` logs the batch's scalars;
     ``handle.remove()`` (or leaving a ``with`` block) restores the trainer and blocks.
+
+    ``doctor=True`` (or a ``tb.Doctor(...)``, for its thresholds and ``on_alert``) judges what is watched on
+    each logged batch, as ``tb.Doctor`` does for ``Module.fit``: gradients; with ``weights=True`` exploding
+    weights and update ratios; with ``activations=True`` dead ReLUs, saturation and NaN in outputs; the loss
+    given to ``log_metrics``. Alerts: ``alerts/<rule>``, the TEXT report ``doctor``, warnings, ``DoctorAlert``.
 
     Example::
 
@@ -374,4 +418,5 @@ def watch(
         weight_stats=weight_stats,
         activation_stats=activation_stats,
         layout=layout,
+        doctor=doctor,
     )

@@ -16,33 +16,18 @@ Example::
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
 import mxnet as mx
 
+from .._training.activation_roles import ROLE_STATS, activation_roles
 from .._training.hooks import ExecutorHooks, RemovableHandle
 from .._training.mxnet_adapter import ExecutorGroup, ndarray_from_handle, symbol_of
 from ..writer import SummaryWriter
 from ._base import TensorMonitor
 
 __all__ = ["ActivationMonitor"]
-
-_ROLES = ("relu", "sigmoid", "tanh")
-ROLE_STATS = {"relu": "zero_fraction", "sigmoid": "sigmoid_saturation", "tanh": "tanh_saturation"}
-
-
-def activation_roles(symbol: Any) -> dict[str, str]:
-    """``{output name: 'relu' | 'sigmoid' | 'tanh'}`` for the outputs of those operators (``Activation(act_type=)``
-    or the ``relu``/``sigmoid``/``tanh`` operators)."""
-    roles = {}
-    for node in json.loads(symbol.tojson())["nodes"]:
-        attrs = node.get("attrs", {})
-        role = attrs.get("act_type") if node["op"] == "Activation" else node["op"]
-        if role in _ROLES:
-            roles[f"{node['name']}_output"] = role
-    return roles
 
 
 class ActivationMonitor(TensorMonitor):
