@@ -58,8 +58,8 @@ class Thresholds:
 
     - ``vanishing_rms``: a gradient whose root-mean-square value (``norm / sqrt(size)``, as ``GradMonitor``
       logs it: MXNet's sum over the batch) is below this, and not exactly zero, vanishes.
-    - ``exploding_growth``: a gradient or weight whose norm reaches this many times its first logged non-zero
-      norm explodes.
+    - ``exploding_growth``: a gradient or weight whose norm reaches this many times its first logged norm that
+      is not zero (for a gradient: nor vanishing) explodes.
     - ``update_ratio_band``: ``||Δw|| / ||w||`` of one update outside ``(low, high)`` for ``update_ratio_patience``
       logged batches in a row is out of band (healthy training is near 1e-3). A ratio of exactly 0 (a frozen
       parameter, a learning rate of 0) is not judged.
@@ -254,13 +254,18 @@ class Diagnosis:
             found["nonfinite_tensors"] = Alarm("nonfinite_tensors", step, bad)
 
     def _judge_exploding(self, step: int, observed: _Observed, found: dict[str, Alarm]) -> None:
-        growth, bad = self.thresholds.exploding_growth, []
+        growth, floor, bad = self.thresholds.exploding_growth, self.thresholds.vanishing_rms, []
         for kind in ("grads", "weights"):
             for name, stats in observed.stats.get(kind, {}).items():
                 norm = stats.get("norm", float("nan"))
                 if not self._weights.match(name) or not math.isfinite(norm) or norm == 0:
                     continue
-                base = self._baseline.setdefault((kind, name), norm)
+                base = self._baseline.get((kind, name))
+                if base is None:  # the first norm not vanishing (growing out of a vanishing start is no explosion)
+                    size = observed.sizes.get(name, 0) or 1
+                    if kind == "grads" and norm / math.sqrt(size) < floor:
+                        continue
+                    base = self._baseline[(kind, name)] = norm
                 if norm >= growth * base:
                     bad.append((f"{kind}/{name}", norm / base))
         if bad:
