@@ -306,3 +306,28 @@ def test_a_plain_block_doing_ndarray_work_has_no_symbol_but_a_sequential_of_dens
     symbol, args, aux = gluon_symbol(plain, data)
     assert set(args) == {"data", *(p.name for p in plain.collect_params().values())} and aux == {}
     assert find_nan_origin(symbol, args, aux) is None
+
+
+class TwoInputs(nn.HybridBlock):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        with self.name_scope():
+            self.fc = nn.Dense(HIDDEN)
+
+    def hybrid_forward(self, F: Any, x: Any, scale: Any) -> Any:
+        return F.broadcast_mul(self.fc(x), scale)
+
+
+@pytest.mark.parametrize("hybridize", [False, True])
+def test_a_gluon_block_of_two_inputs_names_them_data0_and_data1(hybridize: bool) -> None:
+    net = TwoInputs()
+    net.initialize()
+    if hybridize:
+        net.hybridize()
+    x, scale = mx.nd.array(batch()), mx.nd.array([[1.0, math.inf, 1.0, 1.0]])
+    net(x, scale)
+
+    symbol, args, aux = gluon_symbol(net, x, scale)
+
+    assert args["data0"] is x and args["data1"] is scale
+    assert find_nan_origin(symbol, args, aux) == NonFiniteInput(("data1",))
