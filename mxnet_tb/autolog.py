@@ -115,8 +115,9 @@ class _EpochLength:
 class _Session:
     """One autologged run: its directory, writer (created at first use), patches and callbacks."""
 
-    def __init__(self, directory: str, grads: bool, weights: bool, every: int) -> None:
+    def __init__(self, directory: str, grads: bool, weights: bool, every: int, doctor: bool = False) -> None:
         self.directory, self.grads, self.weights, self.every = directory, grads, weights, every
+        self.doctor = doctor
         self._writer: SummaryWriter | None = None
         self._callbacks: dict[str, list[Callable[..., Any]]] | None = None
         self._monitors: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
@@ -168,7 +169,7 @@ class _Session:
         return self._callbacks
 
     def monitor_for(self, module: Any) -> Any:
-        if not (self.grads or self.weights):
+        if not (self.grads or self.weights or self.doctor):
             return None
         import mxnet as mx
 
@@ -180,6 +181,10 @@ class _Session:
                 UserWarning,
             )
             return None
+        if module not in self._monitors and self.doctor:
+            from .doctor import Doctor
+
+            self._monitors[module] = Doctor(writer=self.writer)  # gradients, update ratios, outputs, judged
         if module not in self._monitors:
             from .monitors import GradMonitor, WeightMonitor
 
@@ -195,14 +200,16 @@ def autolog(
     weights: bool = False,
     every: int = 1,
     disable: bool = False,
+    doctor: bool = False,
 ) -> str | None:
     """Instrument every Module-API ``fit`` from now on; returns the run directory (None with ``disable=True``).
 
     Each call starts a new run ``<logdir>/<date>_<time>_<script>`` (``logdir`` defaults to
     ``$MXNET_TB_LOGDIR`` or ``runs``), created at the first ``fit``. ``every``: log training scalars every
     ``every`` batches. ``grads`` / ``weights``: add a ``GradMonitor`` / ``WeightMonitor`` (default interval)
-    to fits that pass no monitor. ``autolog(disable=True)`` writes and closes the run and puts back
-    ``fit``, ``argparse`` and ``import mxboard`` exactly as they were.
+    to fits that pass no monitor; ``doctor``: a ``tb.Doctor`` instead (gradients, update ratios and operator
+    outputs, judged live: ``alerts/<rule>``, TEXT ``doctor``). ``autolog(disable=True)`` writes and closes the
+    run and puts back ``fit``, ``argparse`` and ``import mxboard`` exactly as they were.
 
     Example::
 
@@ -211,7 +218,7 @@ def autolog(
         >>> tb.autolog(disable=True)                  # doctest: +SKIP
     """
     global _session
-    for name, flag in (("grads", grads), ("weights", weights), ("disable", disable)):
+    for name, flag in (("grads", grads), ("weights", weights), ("disable", disable), ("doctor", doctor)):
         if not isinstance(flag, bool):
             raise TypeError(f"{name} must be a bool; got {flag!r}")
     if not disable:  # checked before anything changes: a bad call leaves the current run on
@@ -225,7 +232,7 @@ def autolog(
     if disable:
         return None
     root = os.fspath(logdir) if logdir is not None else os.environ.get(LOGDIR_ENV) or "runs"
-    session = _Session(_new_run_dir(root), grads, weights, every)
+    session = _Session(_new_run_dir(root), grads, weights, every, doctor)
     session.enable()
     with _lock:
         _session = session

@@ -325,3 +325,22 @@ def test_checkpoint_step_options_are_checked_before_anything_is_written(trained,
     assert main(["checkpoint", prefix, "--logdir", str(logdir), "--log", str(tmp_path / "none.log")]) == 2
     assert capsys.readouterr().err == f"mxnet-tb checkpoint: error: no such log file: '{tmp_path / 'none.log'}'\n"
     assert not logdir.exists()
+
+
+def test_run_doctor_judges_an_unchanged_script_and_a_failing_script_ends_failure(tmp_path):
+    from tensorboard.plugins.hparams import api_pb2, metadata
+
+    logdir = tmp_path / "runs"
+    args = ("--lr", "100", "--num-examples", "1700", "--num-epochs", "1", "--fail")  # 106 batches: steps 0, 100 judged
+    done = mxnet_tb_run("--doctor", "--logdir", str(logdir), "--", TRAIN, *args)
+    assert done.returncode == 1  # --fail raises once training is over
+    # Judged every 100 batches: by step 100 an update between the two has made the weights NaN, and the
+    # replay of that batch says so (an earlier update, not an operator of this batch).
+    assert "mxnet_tb doctor: nonfinite_tensors at step 100: grads/conv0_weight" in done.stderr
+    assert "the inputs already hold NaN/Inf before any operator runs: conv0_weight" in done.stderr
+    (run,) = logdir.iterdir()
+    assert readback.scalars(run, "alerts/nonfinite_tensors") == [(0, 0.0), (100, 7.0)]
+    acc = readback.accumulate(run)
+    assert "doctor" in acc.Tags()["tensors"]
+    content = acc.SummaryMetadata(metadata.SESSION_END_INFO_TAG).plugin_data.content
+    assert metadata.parse_session_end_info_plugin_data(content).status == api_pb2.STATUS_FAILURE

@@ -205,3 +205,16 @@ def test_a_run_that_ends_normally_ends_its_session_as_success(logdir):
 def test_bad_options_are_refused_by_name(options, error, text):
     with pytest.raises(error, match=text):
         tb.Doctor(**options)
+
+
+@pytest.mark.parametrize("hidden", [True, False], ids=["relu-hides-it", "nan-reaches-the-loss"])
+def test_the_nan_origin_is_the_log_of_a_negative_input_also_when_a_later_relu_hides_it(logdir, warnings, hidden):
+    net = mx.sym.FullyConnected(mx.sym.var("data"), num_hidden=16, name="fc0")  # Xavier: negative outputs
+    net = mx.sym.log(net, name="log0")
+    net = mx.sym.Activation(net, act_type="relu", name="relu0") if hidden else net
+    symbol = mx.sym.SoftmaxOutput(mx.sym.FullyConnected(net, num_hidden=10, name="out"), name="softmax")
+    alerts = train(logdir, symbol, lr=0.1, interval=2)
+    assert fired(alerts)["nonfinite_tensors"] == 0
+    (message,) = [m for m in warnings() if "nonfinite_tensors" in m]
+    assert "at step 0, operator 'log0' (log) made " in message and "from finite inputs: fc0_output in [" in message
+    assert "Origin: at step 0, operator 'log0' (log)" in report(logdir)[-1][1]

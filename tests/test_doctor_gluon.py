@@ -88,3 +88,27 @@ def test_doctor_must_be_a_bool_or_a_doctor(logdir):
     trainer = gluon.Trainer(net.collect_params(), "sgd")
     with pytest.raises(TypeError, match=r"doctor must be True, False, None or a tb\.Doctor"):
         tb.gluon.watch(net, trainer, doctor="yes")
+
+
+class LogNet(gluon.nn.HybridBlock):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        with self.name_scope():
+            self.fc0 = gluon.nn.Dense(16)
+            self.out = gluon.nn.Dense(10)
+
+    def hybrid_forward(self, F, x):
+        return self.out(F.relu(F.log(self.fc0(x))))  # F.relu keeps NaN; the loss turns NaN
+
+
+@pytest.mark.parametrize("hybridize", [False, True])
+def test_the_nan_origin_of_a_gluon_net_is_its_log_node(logdir, hybridize, caplog):
+    caplog.set_level(logging.WARNING, logger="mxnet_tb.doctor")
+    net = LogNet(prefix="lognet_")
+    net.initialize(mx.init.Xavier())
+    if hybridize:
+        net.hybridize()
+    alerts = loop(logdir, net, count=3, doctor=True, activations=True)
+    assert fired(alerts)["nonfinite_tensors"] == 0
+    (message,) = [r.getMessage() for r in caplog.records if "nonfinite_tensors" in r.getMessage()]
+    assert "at step 0, operator 'lognet_log0' (log) made " in message

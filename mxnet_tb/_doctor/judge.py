@@ -148,9 +148,16 @@ class Judge:
         with self._lock:
             if verdict.changed:
                 self._version += 1
-            show = self._version != self._shown and step != self._report_step  # one report per step
-            if show:
-                self._shown, self._report_step = self._version, step
-        if show:
-            writer.add_text(REPORT_TAG, self.report(), global_step=step)
+            queue = self._version != self._shown and step != self._report_step  # one report per step
+            if queue:
+                self._report_step = step
+        if queue:  # rendered in queue order, after the tensor verdicts queued before it
+            writer.add_summary_later((REPORT_TAG,), self._report_if_changed, step)
         self._raise_if_alarmed(verdict)
+
+    def _report_if_changed(self) -> list[Any]:
+        with self._lock:
+            if self._version == self._shown:
+                return []
+            self._shown = self._version
+        return [text_value(REPORT_TAG, self.report())]

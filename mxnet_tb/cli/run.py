@@ -20,13 +20,14 @@ from ._common import UsageError, default_logdir, note
 __all__ = ["add_parser", "protect_script_args", "run"]
 
 _WITH_VALUE = ("--logdir", "--every")
-_FLAGS = ("--grads", "--no-grads", "--weights", "-h", "--help")
+_FLAGS = ("--grads", "--no-grads", "--weights", "--doctor", "-h", "--help")
 
 EXAMPLES = """\
 examples:
   mxnet-tb run -- train_mnist.py --lr 0.05 --num-epochs 10     # run in runs/<date>_<time>_train_mnist
   mxnet-tb run --logdir sweeps --weights -- fit.py --network resnet
   mxnet-tb run --no-grads --every 20 -- train.py
+  mxnet-tb run --doctor -- train_mnist.py --lr 100
 
 Speedometer lines of the script's log match the training curves step for step when its Speedometer has
 auto_reset=False (both then average since the epoch's start); validation always matches.
@@ -59,6 +60,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         help="log gradients with a GradMonitor when the script passes no monitor (default: on)",
     )
     parser.add_argument("--weights", action="store_true", help="also log weights every 100 batches (WeightMonitor)")
+    parser.add_argument(
+        "--doctor",
+        action="store_true",
+        help="judge training live with a tb.Doctor (vanishing/exploding gradients, dead ReLUs, NaN, stalled loss) "
+        "instead of the GradMonitor/WeightMonitor",
+    )
     parser.add_argument("--every", type=int, default=1, metavar="N", help="log training scalars every N batches")
     parser.add_argument("script", metavar="SCRIPT", help="the training script, e.g. train_mnist.py")
     parser.add_argument("script_args", nargs=argparse.REMAINDER, metavar="ARGS", help="the script's own arguments")
@@ -115,7 +122,11 @@ def run(args: argparse.Namespace) -> int:
     sys.argv = [script, *args.script_args]  # first: the run is named after the script
     sys.path[0] = os.path.dirname(real_script)
     directory = autolog(
-        logdir=args.logdir or default_logdir(), grads=args.grads, weights=args.weights, every=args.every
+        logdir=args.logdir or default_logdir(),
+        grads=args.grads,
+        weights=args.weights,
+        every=args.every,
+        doctor=args.doctor,
     )
     if sys.stderr.isatty():
         note(f"logging to {directory}")
