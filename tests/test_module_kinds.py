@@ -208,3 +208,22 @@ def test_a_loop_by_hand_whose_locals_hold_no_module_still_counts_its_batches(log
         train_dataiter.reset()
     sw.close()
     assert _steps(logdir, "train/accuracy") == list(range(2 * BATCHES))
+
+
+def test_the_doctor_on_a_sequential_module_judges_every_part_once_per_step(logdir):
+    sw = tb.SummaryWriter(logdir)
+    train, _ = models.iterators()
+    mod_seq = _sequential_module()
+    mod_seq.fit(
+        train,
+        num_epoch=1,
+        optimizer_params={"learning_rate": 0.1},
+        initializer=mx.init.Xavier(),
+        arg_params={"fc1_bias": mx.nd.full((16,), -50.0)},  # the first part's ReLU is dead
+        allow_missing=True,
+        monitor=tb.Doctor(2, writer=sw),
+    )
+    sw.close()
+    assert _steps(logdir, "alerts/dead_relu") == list(range(0, BATCHES, 2))  # one value per judged step
+    assert {count for _, count in scalars(logdir, "alerts/dead_relu")} == {2.0}  # relu1, and relu2 behind it
+    assert _steps(logdir, "grads/norm/fc1_weight") == _steps(logdir, "grads/norm/fc3_weight")

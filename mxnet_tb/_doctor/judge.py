@@ -49,7 +49,8 @@ class Judge:
         self._lock = threading.Lock()
         self._version = 1  # report changes (the first verdict writes it: a healthy run shows one too)
         self._shown = 0  # the report version last written
-        self._report_step = -1  # the step of the last verdict queued
+        self._report_step = -1  # the step of the last report queued
+        self._concluded = -1  # the last step concluded
         self._remove_listener: Callable[[], None] | None = None
 
     @property
@@ -88,10 +89,16 @@ class Judge:
     # -- tensor rules -------------------------------------------------------------------------------------
 
     def conclude(self, step: int, later: bool) -> None:
-        """Judge ``step`` once every statistic of it is recorded (``later``: queued, judged in queue order)."""
+        """Judge ``step`` once every statistic of it is recorded (``later``: queued, judged in queue order).
+
+        Once per step: a ``SequentialModule``'s modules each end the step; the statistics of the ones after the
+        first are judged with the next step, so every ``alerts/<rule>`` has one value per step.
+        """
         writer = self.writer
         with self._lock:
-            self._report_step = step
+            if step <= self._concluded:
+                return
+            self._concluded = self._report_step = step
         if later and not self.stops_training:
             writer.add_summary_later(_TAGS, lambda: self._outcome(self.diagnosis.conclude(step)), step)
             return

@@ -113,7 +113,10 @@ class NonFiniteInput:
             >>> NonFiniteInput(("fc1_weight",)).describe()   # doctest: +ELLIPSIS
             'the inputs already hold NaN/Inf before any operator runs: fc1_weight (a parameter: an earlier update...)'
         """
-        named = ", ".join(f"{name} ({_kind_of(name)})" for name in self.names)
+        kinds: dict[str, list[str]] = {}  # what it is -> the inputs that are it, in order
+        for name in self.names:
+            kinds.setdefault(_kind_of(name), []).append(name)
+        named = "; ".join(f"{', '.join(names)} ({kind})" for kind, names in kinds.items())
         return f"the inputs already hold NaN/Inf before any operator runs: {named}"
 
 
