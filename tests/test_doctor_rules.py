@@ -88,16 +88,10 @@ def test_nonfinite_counts_nan_entries_and_nan_norms_of_every_kind():
     d = Diagnosis(Thresholds())
     d.record(0, "grads", ["a_weight"], {"norm": np.array([1.0]), "nonfinite": np.array([3.0])}, [10])
     d.record(0, "activations", ["x_output"], {"nonfinite": np.array([0.0])})
-    d.record(
-        0,
-        "update_ratio",
-        ["w_weight"],
-        {"update_ratio": np.array([1e-3]), "norm": np.array([math.inf]), "nonfinite": np.array([0.0])},
-    )
-    assert counted(d.conclude(0)) == {"nonfinite_tensors": 1}
-    verdict = d.conclude(1)  # the updated weights (with the ratios) are judged with the next step
-    assert counted(verdict) == {"nonfinite_tensors": 1}
-    assert verdict.alarms[0].tensors[0][0] == "weights/w_weight"
+    d.record(0, "weights", ["w_weight"], {"norm": np.array([math.inf])})  # a norm-only batch: Inf or NaN
+    verdict = d.conclude(0)
+    assert counted(verdict) == {"nonfinite_tensors": 2}
+    assert [name for name, _ in verdict.alarms[0].tensors] == ["grads/a_weight", "weights/w_weight"]
 
 
 def test_a_dead_relu_after_exploding_weights_is_explained_not_counted():

@@ -33,6 +33,8 @@ REPORT_TAG = "doctor"
 ROLE_OF_STAT = {"zero_fraction": "relu", "sigmoid_saturation": "sigmoid", "tanh_saturation": "tanh"}
 _TAGS = (*(f"alerts/{rule}" for rule in TENSOR_RULES), REPORT_TAG)
 _BLOCK = ScalarBlock(_TAGS[:-1])
+_LOSS_TAGS = tuple(f"alerts/{rule}" for rule in LOSS_RULES)
+_LOSS_BLOCK = ScalarBlock(_LOSS_TAGS)
 
 
 class Judge:
@@ -51,6 +53,7 @@ class Judge:
         self._shown = 0  # the report version last written
         self._report_step = -1  # the step of the last report queued
         self._concluded = -1  # the last step concluded
+        self._deferred: list[tuple[int, Any]] = []  # (step, report) computed by that step's verdict
         self._remove_listener: Callable[[], None] | None = None
 
     @property
@@ -100,12 +103,25 @@ class Judge:
                 return
             self._concluded = self._report_step = step
         if later and not self.stops_training:
-            writer.add_summary_later(_TAGS, lambda: self._outcome(self.diagnosis.conclude(step)), step)
+            writer.add_summary_later(_TAGS, lambda: self._outcome(self._conclude(step)), step)
             return
-        verdict = self.diagnosis.conclude(step)
+        verdict = self._conclude(step)
         values = self._outcome(verdict)
         writer.add_summary_later(_TAGS, lambda: values, step)
         self._raise_if_alarmed(verdict)
+
+    def defer(self, step: int, report: Any) -> None:
+        """A monitor's report of ``step`` that logs nothing: computed (its statistics recorded) by the verdict."""
+        with self._lock:
+            self._deferred.append((step, report))
+
+    def _conclude(self, step: int) -> Verdict:
+        with self._lock:
+            due = [report for at, report in self._deferred if at <= step]
+            self._deferred = [(at, report) for at, report in self._deferred if at > step]
+        for report in due:
+            report.values()  # records the statistics
+        return self.diagnosis.conclude(step)
 
     def _outcome(self, verdict: Verdict) -> list[Any]:
         """The alert scalars (and the report, if it changed) of a verdict; warns for first alarms."""
@@ -144,27 +160,35 @@ class Judge:
     # -- the loss ---------------------------------------------------------------------------------------------
 
     def _on_scalar(self, run: str, tag: str, value: float, step: int) -> None:
+        """A logged scalar: a training loss is judged in queue order, after the tensor verdicts queued before
+        it (so that an earlier alarm explains a stalled loss whatever the threads' timing)."""
         path = f"{run}/{tag}" if run else tag
         if not self.diagnosis.is_loss(path):
             return
-        verdict = self.diagnosis.loss(step, value)
         writer = self.writer
-        for rule in LOSS_RULES:
-            writer.add_scalar(f"alerts/{rule}", verdict.counts[rule], step)
-        self._warn(verdict)
         with self._lock:
-            if verdict.changed:
-                self._version += 1
-            queue = self._version != self._shown and step != self._report_step  # one report per step
-            if queue:
+            report = step != self._report_step  # one report per step: a tensor verdict's, else this one's
+            if report:
                 self._report_step = step
-        if queue:  # rendered in queue order, after the tensor verdicts queued before it
-            writer.add_summary_later((REPORT_TAG,), self._report_if_changed, step)
-        self._raise_if_alarmed(verdict)
+        tags = (*_LOSS_TAGS, REPORT_TAG) if report else _LOSS_TAGS
 
-    def _report_if_changed(self) -> list[Any]:
-        with self._lock:
-            if self._version == self._shown:
-                return []
-            self._shown = self._version
-        return [text_value(REPORT_TAG, self.report())]
+        def build() -> list[Any]:
+            verdict = self.diagnosis.loss(step, value)
+            self._warn(verdict)
+            values: list[Any] = [_LOSS_BLOCK.fill(np.array([verdict.counts[r] for r in LOSS_RULES], dtype=np.float64))]
+            with self._lock:
+                if verdict.changed:
+                    self._version += 1
+                if report and self._version != self._shown:
+                    self._shown = self._version
+                    values.append(text_value(REPORT_TAG, self.report()))
+            self._last_loss_verdict = verdict
+            return values
+
+        if not self.stops_training:
+            writer.add_summary_later(tags, build, step)
+            return
+        writer.flush()  # every verdict queued before this loss is made
+        values = build()
+        writer.add_summary_later(tags, lambda: values, step)
+        self._raise_if_alarmed(self._last_loss_verdict)

@@ -43,7 +43,13 @@ RULES = TENSOR_RULES + LOSS_RULES
 # Which alarms another rule explains: rule -> rules whose alarm (this step or earlier) explains it.
 _EXPLAINED_BY: dict[str, tuple[str, ...]] = {
     "vanishing_gradients": ("exploding_tensors", "nonfinite_tensors", "saturated_activation", "dead_relu"),
-    "update_ratio": ("vanishing_gradients", "exploding_tensors", "nonfinite_tensors"),
+    "update_ratio": (
+        "vanishing_gradients",
+        "exploding_tensors",
+        "nonfinite_tensors",
+        "saturated_activation",
+        "dead_relu",
+    ),
     "dead_relu": ("exploding_tensors", "nonfinite_tensors"),
     "saturated_activation": ("exploding_tensors", "nonfinite_tensors"),
     "loss_not_decreasing": (*TENSOR_RULES, "nonfinite_loss"),
@@ -187,17 +193,13 @@ class Diagnosis:
         roles: Mapping[str, str] | None = None,
     ) -> None:
         """Keep ``stats[stat][i]`` of tensor ``names[i]`` (kind ``'grads'``, ``'weights'``, ``'update_ratio'`` or
-        ``'activations'``) for ``conclude(step)``; update ratios of ``step`` (and the updated weights' ``norm`` and
-        ``nonfinite``, judged as ``'weights'``) by the next ``conclude``."""
+        ``'activations'``) for ``conclude(step)``; update ratios of ``step`` by the next ``conclude``."""
         columns = {stat: np.asarray(values, dtype=np.float64) for stat, values in stats.items()}
         with self._lock:
             observed = (self._ratios if kind == "update_ratio" else self._steps).setdefault(step, _Observed())
             table = observed.stats.setdefault(kind, {})
-            weights = observed.stats.setdefault("weights", {}) if kind == "update_ratio" else {}
             for i, name in enumerate(names):
                 table[name] = {stat: float(values[i]) for stat, values in columns.items()}
-                if kind == "update_ratio":  # with the updated weights' norm and NaN/Inf count
-                    weights[name] = {s: table[name][s] for s in ("norm", "nonfinite") if s in table[name]}
                 if sizes is not None:
                     observed.sizes[name] = int(sizes[i])
             if roles:
@@ -361,8 +363,8 @@ class Diagnosis:
 
     def _explanation(self, rule: str, alarm: Alarm, found: dict[str, Alarm]) -> str | None:
         causes = _EXPLAINED_BY.get(rule, ())
-        if rule == "update_ratio":  # too small: vanishing gradients; too big: exploding or NaN
-            causes = ("vanishing_gradients",) if alarm.detail.startswith("below") else causes[1:]
+        if rule == "update_ratio" and not alarm.detail.startswith("below"):  # too big: not from vanishing
+            causes = causes[1:]
         for cause in causes:
             here = found.get(cause)
             if (here is not None and here.explained_by is None) or cause in self.fired:

@@ -220,7 +220,7 @@ class UpdateRatios:
         self.on_stats = on_stats
 
     def values(self) -> list[bytes]:
-        ratios, norms, nonfinite = (np.zeros(len(self.tags)) for _ in range(3))
+        ratios = np.zeros(len(self.tags))
         for (group, old), (_, after) in zip(self.before.read(), self.after.read()):
             new = after.astype(np.float64)
             seg = segments(self.after.sizes[group])
@@ -228,9 +228,6 @@ class UpdateRatios:
                 change = np.sqrt(seg.sum(np.square(new - old)))
                 norm = np.sqrt(seg.sum(new * new))
                 ratios[group] = np.where(norm != 0, change / norm, np.nan)
-            norms[group] = norm
-            if self.on_stats is not None:
-                nonfinite[group] = seg.sum(~np.isfinite(new))
-        if self.on_stats is not None:  # and the updated weights' norms and NaN/Inf counts
-            self.on_stats({"update_ratio": ratios, "norm": norms, "nonfinite": nonfinite})
+        if self.on_stats is not None:
+            self.on_stats({"update_ratio": ratios})
         return [ScalarBlock(self.tags).fill(ratios)]

@@ -72,8 +72,7 @@ class WeightMonitor(TensorMonitor):
         if not names:
             return
         first = [arrays[:1] for arrays in tensors]  # every device holds the same weights
-        if self.stats or self.histograms:  # the doctor's WeightMonitor logs only update ratios
-            self._log_batch(names, first, step)
+        self._log_batch(names, first, step)  # (the doctor's logs nothing here: its judge reads the norms)
         if self.update_ratio:  # this batch's weights, copied now (the update overwrites them)
             staged = stage_copy(Layout(first, self._views))
             self._before = [p for p in self._before if p[0] != names] + [(names, staged, step)]
