@@ -112,3 +112,25 @@ def test_the_nan_origin_of_a_gluon_net_is_its_log_node(logdir, hybridize, caplog
     assert fired(alerts)["nonfinite_tensors"] == 0
     (message,) = [r.getMessage() for r in caplog.records if "nonfinite_tensors" in r.getMessage()]
     assert "at step 0, operator 'lognet_log0' (log) made " in message
+
+
+def test_an_estimator_handler_with_a_doctor_judges_the_fit(logdir):
+    from mxnet.gluon.contrib.estimator import Estimator
+
+    net = dense_net(2, "relu", hybridize=True)
+    net[1].bias.set_data(mx.nd.full((64,), -10.0))
+    trainer = gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 0.1})
+    est = Estimator(net, gluon.loss.SoftmaxCrossEntropyLoss(), train_metrics=mx.metric.Accuracy(), trainer=trainer)
+    est.logger.setLevel(50)
+    data = gluon.data.DataLoader(gluon.data.ArrayDataset(*[a.asnumpy() for a in next(batches(1))]), batch_size=16)
+    handler = tb.gluon.EstimatorHandler(writer=tb.SummaryWriter(str(logdir)), every=1, activations=True, doctor=True)
+    est.fit(data, epochs=2, event_handlers=[handler])
+    handler._given_writer.close()
+    alerts = read_alerts(logdir)
+    assert fired(alerts) == {"dead_relu": 0}
+    assert [s for s, _ in alerts["dead_relu"]] == list(range(8))
+
+
+def test_an_estimator_handler_refuses_a_bad_doctor_at_once():
+    with pytest.raises(TypeError, match="doctor must be"):
+        tb.gluon.EstimatorHandler(doctor="on")

@@ -143,7 +143,16 @@ def test_a_nan_loss_fires_nonfinite_loss_and_a_stalled_loss_after_another_alert_
 
 def test_the_default_loss_pattern_takes_training_losses_not_validation_or_accuracy():
     d = Diagnosis(Thresholds())
-    taken = ["loss", "train/loss", "train/cross-entropy", "train/ce", "train/softmax_loss", "train/mse", "nll-loss"]
+    taken = [
+        "loss",
+        "train/loss",
+        "train/cross-entropy",
+        "train/ce",
+        "train/softmax_loss",
+        "train/mse",
+        "nll-loss",
+        "train/softmaxcrossentropyloss",
+    ]
     left = ["val/loss", "val/cross-entropy", "train/accuracy", "train/lr", "alerts/nonfinite_loss", "train/balance"]
     assert [t for t in taken if d.is_loss(t)] == taken
     assert [t for t in left if d.is_loss(t)] == []

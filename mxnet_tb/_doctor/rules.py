@@ -55,7 +55,7 @@ _EXPLAINED_BY: dict[str, tuple[str, ...]] = {
     "loss_not_decreasing": (*TENSOR_RULES, "nonfinite_loss"),
 }
 
-_DEFAULT_LOSS_PATTERN = r"(train/)?([^/]*[_-])?(loss|cross-entropy|ce|nll-loss|nll|mse|mae|rmse|perplexity)"
+_DEFAULT_LOSS_PATTERN = r"(train/)?([^/]*loss|([^/]*[_-])?(cross-entropy|ce|nll|mse|mae|rmse|perplexity))"
 
 
 @dataclass(frozen=True)
@@ -78,7 +78,7 @@ class Thresholds:
       ``1 - loss_min_decrease`` times its mean over the ``loss_window`` steps before, while it is still above
       ``loss_converged`` times its first logged value (a loss that fell that far has converged, not stalled).
     - ``loss_pattern``: the logged scalar tags that are the training loss (``re.fullmatch``; by default
-      ``tb.scalars()``'s ``train/cross-entropy``, ``train/loss``, ``loss``, ``train/softmax_loss``, ...).
+      ``tb.scalars()``'s ``train/cross-entropy``, ``train/loss``, ``loss``, ``train/softmaxcrossentropyloss``...).
 
     Example::
 

@@ -34,6 +34,7 @@ from .._values.convert import to_count
 from ..errors import warn_user
 from ..model_cards import model_card
 from ..writer import SummaryWriter
+from ._doctor import judge_for
 from ._metrics import LearningRate, Series, check_layout, loss_value, metric_values
 from ._watch import ACTIVATION_STATS, GRAD_STATS, WEIGHT_STATS, Watch
 
@@ -59,6 +60,7 @@ class EstimatorHandler(TrainBegin, EpochBegin, BatchBegin, BatchEnd, EpochEnd, T
     ``every``: batches between gradient / weight / activation logs (``grads``, ``weights``, ``activations``
     as in ``watch``). ``graph``: log the network graph (and its model card, ``tb.model_card``) at the first
     batch. ``layout='runs'``: runs ``train`` and ``val`` with identical tags, overlaid by TensorBoard.
+    ``doctor``: ``True`` or a ``tb.Doctor(...)``: judge what is watched and the training loss (``watch``).
 
     Example::
 
@@ -77,6 +79,7 @@ class EstimatorHandler(TrainBegin, EpochBegin, BatchBegin, BatchEnd, EpochEnd, T
         graph: bool = True,
         layout: str = "tags",
         priority: float = 0,
+        doctor: Any = None,
     ) -> None:
         if logdir is not None and writer is not None:
             raise ValueError("pass logdir= or writer=, not both")
@@ -89,6 +92,8 @@ class EstimatorHandler(TrainBegin, EpochBegin, BatchBegin, BatchEnd, EpochEnd, T
             raise TypeError(f"priority must be a number; got {priority!r}")
         self.every = to_count(every, name="every")
         self.layout = check_layout(layout)
+        judge_for(doctor, lambda: None)  # checked now: a bad value fails here, not at the first fit
+        self.doctor = doctor
         self.logdir = os.fspath(logdir) if logdir is not None else None
         self.grads, self.weights, self.activations, self.graph = grads, weights, activations, graph
         self.priority = priority
@@ -125,6 +130,7 @@ class EstimatorHandler(TrainBegin, EpochBegin, BatchBegin, BatchEnd, EpochEnd, T
             weight_stats=WEIGHT_STATS,
             activation_stats=ACTIVATION_STATS,
             layout=self.layout,
+            doctor=self.doctor,
         )
         self._val_seen = _fingerprint(estimator.val_metrics)
         self._pending = None
