@@ -57,6 +57,7 @@ def healthy() -> mx.sym.Symbol:
 
 def train(logdir: str, net: mx.sym.Symbol, epochs: int, initializer: mx.init.Initializer) -> None:
     mx.random.seed(0)
+    np.random.seed(0)  # NDArrayIter shuffles with NumPy's global generator
     writer = tb.SummaryWriter(logdir, flush_secs=5)
     mod = mx.mod.Module(net, context=mx.cpu())
     mod.fit(
