@@ -3,9 +3,10 @@
     .venv/bin/python examples/module_api/doctor_demo.py --logdir runs/doctor
     .venv/bin/tensorboard --logdir runs/doctor --host 127.0.0.1 --port 6006
 
-``bad/`` trains a 10-layer sigmoid MLP whose first layer is a ReLU with its bias initialised to -10: the ReLU is
-dead from the first batch and the sigmoid stack's gradients vanish, so the loss does not decrease. ``healthy/``
-trains a small ReLU CNN that learns. Both install ``tb.Doctor(interval=5)``; TEXT shows the ``doctor`` report of
+``bad/`` trains a 10-layer sigmoid MLP initialised small (``Uniform(0.07)``): its gradients vanish on their way
+down (``vanishing_gradients`` at step 0), so the first layers' updates are tiny and the loss does not decrease;
+the doctor reports both as explained by the vanishing gradients (one cause, one alert). ``healthy/`` trains a small
+ReLU CNN that learns. Both install ``tb.Doctor(interval=5)``; TEXT shows the ``doctor`` report of
 each run (the bad one's alerts, with the likely fix; the healthy one's "No rule has fired"), SCALARS the
 ``alerts/<rule>`` counts on the step axis, and the console the doctor's warnings.
 """
