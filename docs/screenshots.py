@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """Screenshots of TensorBoard showing the examples' runs, for the README: ``docs/images/*.png``.
 
-Runs the three examples in ``examples/module_api/`` into a log directory (or takes one that holds their runs
-``digits/``, ``histogram/`` and ``filters/``), starts TensorBoard on 127.0.0.1 on a free port for each run,
-opens SCALARS, HISTOGRAMS, IMAGES, GRAPHS and PROJECTOR in headless Chromium (Debian's package, driven by
-playwright-core; installed by ``tests/browser_setup.py`` when missing) and saves one 1280x800 PNG per view.
+Runs the examples in ``examples/module_api/`` into a log directory (or takes one that holds their runs
+``digits/``, ``histogram/``, ``filters/`` and ``doctor/``), starts TensorBoard on 127.0.0.1 on a free port for each
+run, opens SCALARS, HISTOGRAMS, IMAGES, GRAPHS, PROJECTOR and TEXT in headless Chromium (Debian's package, driven
+by playwright-core; installed by ``tests/browser_setup.py`` when missing) and saves one 1280x800 PNG per view.
 
     .venv/bin/python docs/screenshots.py                      # train into a temporary logdir, write docs/images/
     .venv/bin/python docs/screenshots.py --logdir runs/docs   # keep (or reuse) the runs in runs/docs
@@ -38,6 +38,7 @@ RUNS: dict[str, tuple[str, list[str]]] = {
     "digits": ("train_digits.py", ["--no-serve", "--epochs", "8"]),
     "histogram": ("histogram_demo.py", []),
     "filters": ("filters_and_embeddings.py", ["--epochs", "4"]),
+    "doctor": ("doctor_demo.py", []),  # two runs: doctor/bad and doctor/healthy
 }
 
 
@@ -139,12 +140,22 @@ SHOTS = [
         wait_selector="canvas",
         actions=[*_COLOR_BY_LABEL, {"click_text": "t-SNE"}, {"wait_ms": 45_000}],
     ),
+    Shot(
+        "doctor",
+        "doctor",
+        _fragment("text"),
+        ["vanishing_gradients", "explained by vanishing_gradients", "No rule has fired"],
+        "TEXT: tb.Doctor's report on a 10-layer sigmoid MLP: vanishing gradients, and the tiny updates and the "
+        "stalled loss they explain; the healthy CNN's report follows",
+        wait_selector="tf-text-loader table",
+    ),
 ]
 
 
-def run_examples(logdir: Path) -> None:
-    """Run each example into ``logdir/<run>`` unless that run is already there."""
-    for run, (script, args) in RUNS.items():
+def run_examples(logdir: Path, runs: list[str]) -> None:
+    """Run the examples of ``runs`` into ``logdir/<run>``, each unless that run is already there."""
+    for run in runs:
+        script, args = RUNS[run]
         target = logdir / run
         if target.exists() and any(target.iterdir()):
             print(f"reusing {target}", flush=True)
@@ -182,7 +193,9 @@ def take(logdir: Path, shots: list[Shot], out: Path) -> list[Path]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--logdir", type=Path, help="holds (or receives) the runs digits/, histogram/, filters/")
+    parser.add_argument(
+        "--logdir", type=Path, help="holds (or receives) the runs digits/, histogram/, filters/, doctor/"
+    )
     parser.add_argument("--out", type=Path, default=IMAGES, help=f"where the PNGs go (default {IMAGES})")
     parser.add_argument("--only", nargs="+", choices=[s.name for s in SHOTS], help="take only these pictures")
     args = parser.parse_args()
@@ -192,7 +205,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="mxnet-tb-docs-") as scratch:
         logdir = args.logdir or Path(scratch)
         logdir.mkdir(parents=True, exist_ok=True)
-        run_examples(logdir)
+        run_examples(logdir, list(dict.fromkeys(shot.run for shot in shots)))
         for path in take(logdir.resolve(), shots, args.out):
             print(f"wrote {os.path.relpath(path)}")
     for shot in shots:
