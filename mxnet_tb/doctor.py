@@ -33,6 +33,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import mxnet as mx
+import numpy as np
 
 from ._doctor.judge import Judge
 from ._doctor.rules import Thresholds
@@ -86,7 +87,7 @@ class Doctor(MonitorGroup):
         self.thresholds = Thresholds(**thresholds)
         self.on_alert = on_alert
         self._writer = resolve_writer(writer)
-        self.judge = Judge(self.thresholds, on_alert, lambda: self.writer)
+        self.judge = Judge(self.thresholds, on_alert, lambda: self.writer, interval)
         nan_check = _NanCheck(self.judge, interval)
         members: list[Any] = [
             GradMonitor(interval, histograms=histograms, writer=writer),
@@ -170,8 +171,18 @@ class _StepEnd(TensorMonitor):
 
 
 def _all_finite(arrays: Sequence[Any]) -> bool:
-    bad = [mx.nd.sum(mx.nd.contrib.isfinite(a.astype("float32")) == 0) for a in arrays]
-    return float(mx.nd.add_n(*bad).asscalar()) == 0 if len(bad) > 1 else float(bad[0].asscalar()) == 0
+    """Whether every value of the floating-point ``arrays`` is finite (waits for them): NumPy for CPU arrays
+    (~1 ms per 1.6M values; MXNet's CPU operators take 5-50x longer), MXNet's fused ``multi_all_finite`` for
+    the others, so only one flag leaves the device."""
+    floating = [a for a in arrays if a.size and np.issubdtype(np.dtype(a.dtype), np.floating)]
+    on_device = [a for a in floating if a.context.device_type != "cpu"]
+    for array in floating:
+        if array.context.device_type == "cpu" and not np.isfinite(array.asnumpy()).all():
+            return False
+    if on_device:
+        flag = mx.nd.multi_all_finite(*on_device, num_arrays=len(on_device))
+        return float(flag.asscalar()) == 1.0
+    return True
 
 
 def _origin_text(exe: Any, step: int) -> str:

@@ -124,7 +124,7 @@ def test_a_relu_layer_with_bias_minus_10_raises_dead_relu_only(logdir, warnings)
 
 
 def test_a_constant_loss_raises_loss_not_decreasing_when_two_windows_are_in(logdir, warnings):
-    alerts = train(logdir, mlp(2, "relu"), lr=0.0, epochs=5, interval=5)  # 50 batches, nothing learns
+    alerts = train(logdir, mlp(2, "relu"), lr=0.0, epochs=5)  # 50 batches, nothing learns; judged every batch
     window = tb.Doctor().thresholds.loss_window
     assert fired(alerts) == {"loss_not_decreasing": 2 * window - 1}
     (message,) = warnings()

@@ -38,9 +38,12 @@ _LOSS_BLOCK = ScalarBlock(_LOSS_TAGS)
 
 
 class Judge:
-    """Rules (``Diagnosis``) plus what they say: ``conclude(step)`` for tensor rules, the loss via the writer."""
+    """Rules (``Diagnosis``) plus what they say: ``conclude(step)`` for tensor rules, the loss via the writer.
 
-    def __init__(self, thresholds: Thresholds, on_alert: str, writer: Callable[[], Any]) -> None:
+    ``every``: the tensors' interval; a loss is judged at the steps the tensors are, or every ``every`` steps.
+    """
+
+    def __init__(self, thresholds: Thresholds, on_alert: str, writer: Callable[[], Any], every: int = 1) -> None:
         if on_alert not in ON_ALERT:
             raise ValueError(f"on_alert must be one of {ON_ALERT}; got {on_alert!r}")
         self.thresholds = thresholds
@@ -54,6 +57,10 @@ class Judge:
         self._report_step = -1  # the step of the last report queued
         self._concluded = -1  # the last step concluded
         self._deferred: list[tuple[int, Any]] = []  # (step, report) computed by that step's verdict
+        self.every = every  # judge the loss at least every this many steps (the tensors' interval)
+        self._loss_judged = -(
+            1 << 62
+        )  # the step of the last loss judged  # (step, report) computed by that step's verdict
         self._remove_listener: Callable[[], None] | None = None
 
     @property
@@ -160,20 +167,25 @@ class Judge:
     # -- the loss ---------------------------------------------------------------------------------------------
 
     def _on_scalar(self, run: str, tag: str, value: float, step: int) -> None:
-        """A logged scalar: a training loss is judged in queue order, after the tensor verdicts queued before
-        it (so that an earlier alarm explains a stalled loss whatever the threads' timing)."""
+        """A logged scalar: a training loss is kept, and judged at the steps the tensors are (or every ``every``
+        steps), in queue order after the tensor verdicts queued before it, so that an earlier alarm explains a
+        stalled loss whatever the threads' timing."""
         path = f"{run}/{tag}" if run else tag
-        if not self.diagnosis.is_loss(path):
+        if path.startswith(("alerts/", REPORT_TAG)) or not self.diagnosis.is_loss(path):
             return
-        writer = self.writer
+        self.diagnosis.add_loss(step, value)
         with self._lock:
+            due = step == self._concluded or step >= self._loss_judged + self.every
+            if not due:
+                return
+            self._loss_judged = step
             report = step != self._report_step  # one report per step: a tensor verdict's, else this one's
             if report:
                 self._report_step = step
         tags = (*_LOSS_TAGS, REPORT_TAG) if report else _LOSS_TAGS
 
         def build() -> list[Any]:
-            verdict = self.diagnosis.loss(step, value)
+            verdict = self.diagnosis.judge_loss(step)
             self._warn(verdict)
             values: list[Any] = [_LOSS_BLOCK.fill(np.array([verdict.counts[r] for r in LOSS_RULES], dtype=np.float64))]
             with self._lock:
@@ -185,6 +197,7 @@ class Judge:
             self._last_loss_verdict = verdict
             return values
 
+        writer = self.writer
         if not self.stops_training:
             writer.add_summary_later(tags, build, step)
             return

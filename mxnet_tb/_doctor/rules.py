@@ -42,7 +42,7 @@ RULES = TENSOR_RULES + LOSS_RULES
 
 # Which alarms another rule explains: rule -> rules whose alarm (this step or earlier) explains it.
 _EXPLAINED_BY: dict[str, tuple[str, ...]] = {
-    "vanishing_gradients": ("exploding_tensors", "nonfinite_tensors", "saturated_activation", "dead_relu"),
+    "vanishing_gradients": ("exploding_tensors", "nonfinite_tensors", "saturated_activation"),
     "update_ratio": (
         "vanishing_gradients",
         "exploding_tensors",
@@ -178,6 +178,9 @@ class Diagnosis:
         self._out_of_band: dict[str, int] = {}  # tensor -> update ratios out of band in a row
         self._losses: list[tuple[int, float]] = []
         self._first_loss: float | None = None
+        self._first_loss_step: int | None = None
+        self._bad_loss: tuple[int, float] | None = None  # the first NaN/Inf loss since the last judgement
+        self._loss_tags: dict[str, bool] = {}
         self.fired: dict[str, Alarm] = {}  # rule -> its first counted alarm
         self.explained: dict[str, Alarm] = {}  # rule -> its first alarm another rule explained
 
@@ -228,19 +231,40 @@ class Diagnosis:
         return self._verdict(step, found, TENSOR_RULES)
 
     def is_loss(self, tag: str) -> bool:
-        return self._loss.fullmatch(tag) is not None
+        known = self._loss_tags.get(tag)
+        if known is None:
+            if len(self._loss_tags) > 10_000:
+                self._loss_tags.clear()
+            known = self._loss_tags[tag] = self._loss.fullmatch(tag) is not None
+        return known
+
+    def add_loss(self, step: int, value: float) -> None:
+        """Keep one logged training loss for the next ``judge_loss`` (any thread)."""
+        with self._lock:
+            if not math.isfinite(value):
+                if self._bad_loss is None:
+                    self._bad_loss = (step, value)
+                return
+            if self._first_loss is None:
+                self._first_loss, self._first_loss_step = value, step
+            self._losses.append((step, value))
+
+    def judge_loss(self, step: int) -> Verdict:
+        """Decide the loss rules on the losses kept up to ``step`` (a NaN/Inf one since the last call fires)."""
+        found: dict[str, Alarm] = {}
+        with self._lock:
+            bad, self._bad_loss = self._bad_loss, None
+            losses = [(s, v) for s, v in self._losses if s <= step]
+        if bad is not None:
+            found["nonfinite_loss"] = Alarm("nonfinite_loss", bad[0], [("loss", bad[1])])
+        if losses:
+            self._judge_loss(step, losses, found)
+        return self._verdict(step, found, LOSS_RULES)
 
     def loss(self, step: int, value: float) -> Verdict:
-        """Decide the loss rules on one logged training loss."""
-        found: dict[str, Alarm] = {}
-        if not math.isfinite(value):
-            found["nonfinite_loss"] = Alarm("nonfinite_loss", step, [("loss", value)])
-        else:
-            if self._first_loss is None:
-                self._first_loss = value
-            self._losses.append((step, value))
-            self._judge_loss(step, value, found)
-        return self._verdict(step, found, LOSS_RULES)
+        """``add_loss`` then ``judge_loss`` at its step."""
+        self.add_loss(step, value)
+        return self.judge_loss(step)
 
     # -- the rules ------------------------------------------------------------------------------------------
 
@@ -324,17 +348,19 @@ class Diagnosis:
                 "saturated_activation", step, saturated, f"saturated fraction >= {limits.saturated_fraction:g}"
             )
 
-    def _judge_loss(self, step: int, value: float, found: dict[str, Alarm]) -> None:
+    def _judge_loss(self, step: int, losses: list[tuple[int, float]], found: dict[str, Alarm]) -> None:
         limits = self.thresholds
         window = limits.loss_window
-        recent = [v for s, v in self._losses if s > step - window]
-        earlier = [v for s, v in self._losses if step - 2 * window < s <= step - window]
-        first = self._losses[0][0]
-        if step - first < 2 * window - 1 or not recent or not earlier:
+        assert self._first_loss is not None and self._first_loss_step is not None
+        if step - self._first_loss_step < 2 * window - 1:
             return
-        self._losses = [(s, v) for s, v in self._losses if s > step - 2 * window]
+        recent = [v for s, v in losses if s > step - window]
+        earlier = [v for s, v in losses if step - 2 * window < s <= step - window]
+        with self._lock:  # only the last two windows are ever needed again
+            self._losses = [(s, v) for s, v in self._losses if s > step - 2 * window]
+        if not recent or not earlier:
+            return
         now, before = float(np.mean(recent)), float(np.mean(earlier))
-        assert self._first_loss is not None
         converged = abs(now) <= limits.loss_converged * abs(self._first_loss)
         if now >= (1 - limits.loss_min_decrease) * before and not converged:
             detail = f"mean {now:.4g} over the last {window} steps, {before:.4g} over the {window} before"
@@ -365,8 +391,7 @@ class Diagnosis:
         causes = _EXPLAINED_BY.get(rule, ())
         if rule == "update_ratio" and not alarm.detail.startswith("below"):  # too big: not from vanishing
             causes = causes[1:]
-        for cause in causes:
-            here = found.get(cause)
-            if (here is not None and here.explained_by is None) or cause in self.fired:
+        for cause in causes:  # in alarm at this step (counted or itself explained), or fired earlier
+            if cause in found or cause in self.fired or cause in self.explained:
                 return cause
         return None

@@ -15,7 +15,7 @@ import numpy as np
 __all__ = ["columns", "judge_for", "nan_origin"]
 
 
-def judge_for(doctor: Any, writer: Callable[[], Any]) -> Any:
+def judge_for(doctor: Any, writer: Callable[[], Any], every: int = 1) -> Any:
     """The doctor's judge writing to the watch's writer: None for ``doctor=None``/``False``."""
     if doctor is None or doctor is False:
         return None
@@ -24,9 +24,9 @@ def judge_for(doctor: Any, writer: Callable[[], Any]) -> Any:
     from ..doctor import Doctor
 
     if doctor is True:
-        return Judge(Thresholds(), "log", writer)
+        return Judge(Thresholds(), "log", writer, every)
     if isinstance(doctor, Doctor):
-        return Judge(doctor.thresholds, doctor.on_alert, writer)
+        return Judge(doctor.thresholds, doctor.on_alert, writer, every)
     raise TypeError(f"doctor must be True, False, None or a tb.Doctor; got {type(doctor).__name__}: {doctor!r:.80}")
 
 

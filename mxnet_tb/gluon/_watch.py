@@ -117,7 +117,7 @@ class Watch:
         self.grad_stats = check_stats(grad_stats, name="grad_stats")
         self.weight_stats = check_stats(weight_stats, name="weight_stats")
         self.activation_stats = check_stats(activation_stats, name="activation_stats")
-        self._judge = judge_for(doctor, lambda: self.writer)
+        self._judge = judge_for(doctor, lambda: self.writer, self.every)
         self._sizes: dict[str, int] = {}  # parameter -> number of values (the doctor's gradient RMS)
         self._last_input: tuple[Any, ...] | None = None  # the last training batch's net inputs (NaN origin)
         self._train = Series(writer, "train", layout)
