@@ -339,7 +339,7 @@ def test_run_doctor_judges_an_unchanged_script_and_a_failing_script_ends_failure
     assert "mxnet_tb doctor: nonfinite_tensors at step 100: grads/conv0_weight" in done.stderr
     assert "the inputs already hold NaN/Inf before any operator runs: conv0_weight" in done.stderr
     (run,) = logdir.iterdir()
-    assert readback.scalars(run, "alerts/nonfinite_tensors") == [(0, 0.0), (100, 7.0)]
+    assert readback.scalars(run, "alerts/nonfinite_tensors") == [(0, 0.0), (100, 11.0)]  # 7 gradients, 4 weights
     acc = readback.accumulate(run)
     assert "doctor" in acc.Tags()["tensors"]
     content = acc.SummaryMetadata(metadata.SESSION_END_INFO_TAG).plugin_data.content

@@ -56,6 +56,7 @@ def end_sessions(writer: Any, status: str | None = None) -> None:
     chosen = status or ("failure" if _uncaught.is_set() else "success")
     with shared.lock:
         todo = [(run, step) for run, step in shared.sessions.items() if run not in shared.ended_sessions]
+        todo = [(run, step) for run, step in todo if not shared.sink.failing(run)]  # its error is reported
         shared.ended_sessions.update(run for run, _ in todo)
         if shared.closed:
             return

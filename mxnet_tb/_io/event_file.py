@@ -196,6 +196,11 @@ class EventFileWriter:
         for error in kept:
             self._report(error)
 
+    @property
+    def failing(self) -> bool:
+        """Whether this file's last write failed (and none succeeded since)."""
+        return self._failures.is_failing(self)
+
     def lost(self, error: OSError, events: int, what: str) -> None:
         """Report an ``OSError`` met elsewhere for this run (an embedding, a purge) by the same policy."""
         with self._lock:

@@ -37,6 +37,9 @@ class FailurePolicy:
 
     def report(self, source: Any, error: EventWriteError | EncodeError) -> None:
         if self.strict:
+            if isinstance(error, EventWriteError):
+                with self._lock:
+                    self._failing.add(id(source))
             raise error
         if isinstance(error, EncodeError):
             warn_user(f"{error}; the event was not logged (use strict=True to raise instead)", EncodeWarning)
@@ -50,6 +53,9 @@ class FailurePolicy:
                 "(use strict=True to raise instead)",
                 EventWriteWarning,
             )
+
+    def is_failing(self, source: Any) -> bool:
+        return id(source) in self._failing
 
     def recovered(self, source: Any) -> None:
         """``source`` wrote again: its failures are over (a later one is news once no other source fails)."""

@@ -172,6 +172,10 @@ class RunSet(Sink):
     def dropped_events(self) -> int:
         return sum(writer.dropped_events for writer in list(self.writers.values()))
 
+    def failing(self, run: str) -> bool:
+        writer = self.writers.get(run)
+        return writer is not None and writer.failing
+
     def flush(self) -> None:
         for writer in list(self.writers.values()):
             writer.flush()

@@ -51,6 +51,10 @@ class Sink:
     def close(self) -> None:
         raise NotImplementedError
 
+    def failing(self, run: str) -> bool:
+        """Whether the last write to ``run`` failed (reported, raised or warned) and none succeeded since."""
+        return False
+
     @property
     def dropped_events(self) -> int:
         raise NotImplementedError
