@@ -38,6 +38,7 @@ from sklearn.datasets import load_digits
 
 import mxnet_tb as tb
 from mxnet_tb import doctor as doctor_module
+from mxnet_tb._doctor import judge as judge_module
 from mxnet_tb._doctor import rules as rules_module
 from mxnet_tb.monitors import _report
 
@@ -155,10 +156,11 @@ def stopwatch() -> Stopwatch:
     watch = Stopwatch()
     watch.wrap(rules_module.Diagnosis, "record", "rules: Diagnosis.record")  # inside the monitors' statistics
     watch.wrap(rules_module.Diagnosis, "conclude", "rules: Diagnosis.conclude")
-    watch.wrap(doctor_module.Doctor, "listener", "rules: Doctor.listener")
-    watch.wrap(doctor_module.Doctor, "conclude", "rules: Doctor.conclude")
-    watch.wrap(doctor_module.Doctor, "_outcome", "rules: scalars and report")
-    watch.wrap(doctor_module.Doctor, "_on_scalar", "rules: loss listener")
+    watch.wrap(rules_module.Diagnosis, "judge_loss", "rules: Diagnosis.judge_loss")
+    watch.wrap(judge_module.Judge, "listener", "rules: Judge.listener")
+    watch.wrap(judge_module.Judge, "conclude", "rules: Judge.conclude")
+    watch.wrap(judge_module.Judge, "_outcome", "rules: scalars and report")
+    watch.wrap(judge_module.Judge, "_on_scalar", "rules: loss listener")
     watch.wrap(doctor_module._NanCheck, "_collect", "NaN check (wall)", time.perf_counter)
     watch.wrap(_report.BatchReport, "values", "statistics")
     watch.wrap(_report.UpdateRatios, "values", "statistics")

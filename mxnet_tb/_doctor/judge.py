@@ -62,6 +62,8 @@ class Judge:
             1 << 62
         )  # the step of the last loss judged  # (step, report) computed by that step's verdict
         self._remove_listener: Callable[[], None] | None = None
+        self._loss_tags: dict[tuple[str, str], bool] = {}  # (run, tag) -> whether it is the training loss
+        self._plans: dict[int, tuple[Any, Any, list[str], dict[str, str]]] = {}  # id(names) -> roles worked out
 
     @property
     def stops_training(self) -> bool:
@@ -78,8 +80,13 @@ class Judge:
 
     def listener(self, kind: str, step: int, names: Sequence[str], sizes: Any, extra: Sequence[Sequence[str]]) -> Any:
         """The function a monitor's report calls with one logged batch's statistics (on whichever thread)."""
-        names, sizes = list(names), np.asarray(sizes)
-        roles = {n: ROLE_OF_STAT[s] for n, more in zip(names, extra) for s in more if s in ROLE_OF_STAT}
+        known = self._plans.get(id(names))
+        if known is None or known[0] is not names or known[1] != extra:  # worked out once per monitor plan
+            if len(self._plans) > 1000:
+                self._plans.clear()
+            roles = {n: ROLE_OF_STAT[s] for n, more in zip(names, extra) for s in more if s in ROLE_OF_STAT}
+            known = self._plans[id(names)] = (names, extra, list(names), roles)
+        names, roles = known[2], known[3]
 
         def record(stats: dict[str, np.ndarray]) -> None:
             self.diagnosis.record(step, kind, names, stats, sizes, roles)
@@ -170,8 +177,14 @@ class Judge:
         """A logged scalar: a training loss is kept, and judged at the steps the tensors are (or every ``every``
         steps), in queue order after the tensor verdicts queued before it, so that an earlier alarm explains a
         stalled loss whatever the threads' timing."""
-        path = f"{run}/{tag}" if run else tag
-        if path.startswith(("alerts/", REPORT_TAG)) or not self.diagnosis.is_loss(path):
+        known = self._loss_tags.get((run, tag))
+        if known is None:
+            path = f"{run}/{tag}" if run else tag
+            known = not path.startswith(("alerts/", REPORT_TAG)) and self.diagnosis.is_loss(path)
+            if len(self._loss_tags) > 10_000:
+                self._loss_tags.clear()
+            self._loss_tags[(run, tag)] = known
+        if not known:
             return
         self.diagnosis.add_loss(step, value)
         with self._lock:

@@ -55,6 +55,7 @@ _EXPLAINED_BY: dict[str, tuple[str, ...]] = {
     "loss_not_decreasing": (*TENSOR_RULES, "nonfinite_loss"),
 }
 
+_READ = {"norm", "nonfinite", "zero_fraction", "sigmoid_saturation", "tanh_saturation", "update_ratio"}  # by rules
 _DEFAULT_LOSS_PATTERN = r"(train/)?([^/]*loss|([^/]*[_-])?(cross-entropy|ce|nll|mse|mae|rmse|perplexity))"
 
 
@@ -156,12 +157,51 @@ class Verdict:
 
 
 @dataclass
-class _Observed:
-    """One step's statistics, by kind: ``{kind: {tensor: {stat: value}}}``, plus tensor sizes and roles."""
+class _Table:
+    """Statistics of one kind of tensor at one step: ``columns[stat][i]`` of tensor ``names[i]``."""
 
-    stats: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
-    sizes: dict[str, int] = field(default_factory=dict)
+    names: list[str]
+    columns: dict[str, np.ndarray]
+    sizes: np.ndarray
+
+    def column(self, stat: str, default: float) -> np.ndarray:
+        found = self.columns.get(stat)
+        return found if found is not None else np.full(len(self.names), default)
+
+
+_EMPTY = _Table([], {}, np.zeros(0))
+
+
+def _merged(chunks: list[_Table]) -> _Table:
+    """One table of ``chunks`` (recorded in order); a tensor recorded twice keeps its last statistics."""
+    if len(chunks) == 1:
+        return chunks[0]
+    last = {name: (c, i) for c, chunk in enumerate(chunks) for i, name in enumerate(chunk.names)}
+    names = list(last)
+    stats = {stat for chunk in chunks for stat in chunk.columns}
+    columns = {
+        stat: np.array([chunks[c].column(stat, math.nan)[i] for c, i in last.values()], dtype=np.float64)
+        for stat in stats
+    }
+    sizes = np.array([chunks[c].sizes[i] for c, i in last.values()], dtype=np.float64)
+    return _Table(names, columns, sizes)
+
+
+@dataclass
+class _Observed:
+    """One step's statistics: chunks of ``_Table`` by kind, and the roles of activation outputs."""
+
+    chunks: dict[str, list[_Table]] = field(default_factory=dict)
     roles: dict[str, str] = field(default_factory=dict)  # activation output -> 'relu' | 'sigmoid' | 'tanh'
+
+    def add(self, other: _Observed) -> None:
+        for kind, chunks in other.chunks.items():
+            self.chunks.setdefault(kind, []).extend(chunks)
+        self.roles.update(other.roles)
+
+    def table(self, kind: str) -> _Table:
+        chunks = self.chunks.get(kind)
+        return _merged(chunks) if chunks else _EMPTY
 
 
 class Diagnosis:
@@ -181,6 +221,8 @@ class Diagnosis:
         self._first_loss_step: int | None = None
         self._bad_loss: tuple[int, float] | None = None  # the first NaN/Inf loss since the last judgement
         self._loss_tags: dict[str, bool] = {}
+        self._weight_masks: dict[int, tuple[list[str], np.ndarray]] = {}
+        self._baseline_arrays: dict[tuple[str, int], tuple[list[str], np.ndarray]] = {}
         self.fired: dict[str, Alarm] = {}  # rule -> its first counted alarm
         self.explained: dict[str, Alarm] = {}  # rule -> its first alarm another rule explained
 
@@ -197,14 +239,13 @@ class Diagnosis:
     ) -> None:
         """Keep ``stats[stat][i]`` of tensor ``names[i]`` (kind ``'grads'``, ``'weights'``, ``'update_ratio'`` or
         ``'activations'``) for ``conclude(step)``; update ratios of ``step`` by the next ``conclude``."""
-        columns = {stat: np.asarray(values, dtype=np.float64) for stat, values in stats.items()}
+        count = len(names)
+        columns = {s: np.asarray(v, dtype=np.float64).reshape(count) for s, v in stats.items() if s in _READ}
+        names = names if isinstance(names, list) else list(names)  # kept as given: the weight mask is cached by it
+        table = _Table(names, columns, np.zeros(count) if sizes is None else np.asarray(sizes, np.float64))
         with self._lock:
             observed = (self._ratios if kind == "update_ratio" else self._steps).setdefault(step, _Observed())
-            table = observed.stats.setdefault(kind, {})
-            for i, name in enumerate(names):
-                table[name] = {stat: float(values[i]) for stat, values in columns.items()}
-                if sizes is not None:
-                    observed.sizes[name] = int(sizes[i])
+            observed.chunks.setdefault(kind, []).append(table)
             if roles:
                 observed.roles.update(roles)
 
@@ -218,10 +259,7 @@ class Diagnosis:
             parts += [self._ratios.pop(key) for key in sorted(key for key in self._ratios if key < step)]
         observed = _Observed()
         for part in parts:
-            for kind, table in part.stats.items():
-                observed.stats.setdefault(kind, {}).update(table)
-            observed.sizes.update(part.sizes)
-            observed.roles.update(part.roles)
+            observed.add(part)
         found: dict[str, Alarm] = {}
         self._judge_nonfinite(step, observed, found)
         self._judge_exploding(step, observed, found)
@@ -268,57 +306,79 @@ class Diagnosis:
 
     # -- the rules ------------------------------------------------------------------------------------------
 
+    def _is_weight(self, names: list[str]) -> np.ndarray:
+        """Which ``names`` ``weight_pattern`` takes, worked out once per list of names (a monitor's plan's)."""
+        known = self._weight_masks.get(id(names))
+        if known is None or known[0] is not names:
+            if len(self._weight_masks) > 1000:
+                self._weight_masks.clear()
+            mask = np.array([self._weights.match(name) is not None for name in names], dtype=bool)
+            known = self._weight_masks[id(names)] = (names, mask)
+        return known[1]
+
     def _judge_nonfinite(self, step: int, observed: _Observed, found: dict[str, Alarm]) -> None:
         bad = []
         for kind in ("grads", "weights", "activations"):
-            for name, stats in observed.stats.get(kind, {}).items():
-                count = stats.get("nonfinite", 0.0)
-                norm = stats.get("norm", 0.0)
-                if count or not math.isfinite(norm):
-                    bad.append((f"{kind}/{name}", count if count else float("nan")))
+            table = observed.table(kind)
+            if not table.names:
+                continue
+            count, norm = table.column("nonfinite", 0.0), table.column("norm", 0.0)
+            if not count.any() and np.isfinite(norm).all():  # the usual case, at once
+                continue
+            for i in np.flatnonzero((count > 0) | ~np.isfinite(norm)):
+                bad.append((f"{kind}/{table.names[i]}", float(count[i]) if count[i] else math.nan))
         if bad:
             found["nonfinite_tensors"] = Alarm("nonfinite_tensors", step, bad)
+
+    def _baselines(self, kind: str, names: list[str]) -> np.ndarray:
+        """The baseline norm of each of ``names`` (NaN until set), as an array kept per list of names."""
+        key = (kind, id(names))
+        known = self._baseline_arrays.get(key)
+        if known is None or known[0] is not names:
+            if len(self._baseline_arrays) > 1000:
+                self._baseline_arrays.clear()
+            base = np.array([self._baseline.get((kind, name), math.nan) for name in names])
+            known = self._baseline_arrays[key] = (names, base)
+        return known[1]
 
     def _judge_exploding(self, step: int, observed: _Observed, found: dict[str, Alarm]) -> None:
         growth, floor, bad = self.thresholds.exploding_growth, self.thresholds.vanishing_rms, []
         for kind in ("grads", "weights"):
-            for name, stats in observed.stats.get(kind, {}).items():
-                norm = stats.get("norm", float("nan"))
-                if not self._weights.match(name) or not math.isfinite(norm) or norm == 0:
-                    continue
-                base = self._baseline.get((kind, name))
-                if base is None:  # the first norm not vanishing (growing out of a vanishing start is no explosion)
-                    size = observed.sizes.get(name, 0) or 1
-                    if kind == "grads" and norm / math.sqrt(size) < floor:
-                        continue
-                    base = self._baseline[(kind, name)] = norm
-                if norm >= growth * base:
-                    bad.append((f"{kind}/{name}", norm / base))
+            table = observed.table(kind)
+            if not table.names:
+                continue
+            norm = table.column("norm", math.nan)
+            judged = self._is_weight(table.names) & np.isfinite(norm) & (norm != 0)
+            base = self._baselines(kind, table.names)
+            new = judged & np.isnan(base)  # the first norm not vanishing (growing out of a vanishing start is not)
+            if kind == "grads":
+                new &= norm / np.sqrt(np.maximum(table.sizes, 1)) >= floor
+            for i in np.flatnonzero(new):
+                base[i] = self._baseline.setdefault((kind, table.names[i]), float(norm[i]))
+            grown = judged & ~np.isnan(base)
+            grown[grown] = norm[grown] >= growth * base[grown]
+            bad += [(f"{kind}/{table.names[i]}", float(norm[i] / base[i])) for i in np.flatnonzero(grown)]
         if bad:
             found["exploding_tensors"] = Alarm("exploding_tensors", step, bad, f"norm grew >= {growth:g}x")
 
     def _judge_vanishing(self, step: int, observed: _Observed, found: dict[str, Alarm]) -> None:
-        limit, bad = self.thresholds.vanishing_rms, []
-        for name, stats in observed.stats.get("grads", {}).items():
-            size = observed.sizes.get(name, 0)
-            norm = stats.get("norm", float("nan"))
-            if not self._weights.match(name) or not size or not math.isfinite(norm) or norm == 0:
-                continue
-            rms = norm / math.sqrt(size)
-            if rms < limit:
-                bad.append((f"grads/{name}", rms))
-        if bad:
-            found["vanishing_gradients"] = Alarm("vanishing_gradients", step, bad, f"rms < {limit:g}")
+        limit, table = self.thresholds.vanishing_rms, observed.table("grads")
+        if not table.names:
+            return
+        norm = table.column("norm", math.nan)
+        rms = norm / np.sqrt(np.maximum(table.sizes, 1))  # NaN stays NaN: no comparison below is true for it
+        bad = self._is_weight(table.names) & (table.sizes > 0) & np.isfinite(norm) & (norm != 0) & (rms < limit)
+        alarms = [(f"grads/{table.names[i]}", float(rms[i])) for i in np.flatnonzero(bad)]
+        if alarms:
+            found["vanishing_gradients"] = Alarm("vanishing_gradients", step, alarms, f"rms < {limit:g}")
 
     def _judge_update_ratio(self, step: int, observed: _Observed, found: dict[str, Alarm]) -> None:
         (low, high), patience = self.thresholds.update_ratio_band, self.thresholds.update_ratio_patience
+        table = observed.table("update_ratio")
         small, big = [], []
-        for name, stats in observed.stats.get("update_ratio", {}).items():
-            ratio = stats.get("update_ratio", float("nan"))
-            if not self._weights.match(name) or not math.isfinite(ratio) or ratio == 0:
-                self._out_of_band.pop(name, None)
-                continue
-            if low < ratio < high:
+        ratios = table.column("update_ratio", math.nan)
+        for name, ratio, weight in zip(table.names, ratios.tolist(), self._is_weight(table.names).tolist()):
+            if not weight or not math.isfinite(ratio) or ratio == 0 or low < ratio < high:
                 self._out_of_band.pop(name, None)
                 continue
             self._out_of_band[name] = self._out_of_band.get(name, 0) + 1
@@ -329,18 +389,20 @@ class Diagnosis:
             found["update_ratio"] = Alarm("update_ratio", step, small + big, detail)
 
     def _judge_activations(self, step: int, observed: _Observed, found: dict[str, Alarm]) -> None:
-        limits = self.thresholds
+        limits, table = self.thresholds, observed.table("activations")
+        if not table.names:
+            return
+        roles = [observed.roles.get(name) for name in table.names]
+        zero = table.column("zero_fraction", math.nan)
+        sigmoid, tanh = table.column("sigmoid_saturation", math.nan), table.column("tanh_saturation", math.nan)
         dead, saturated = [], []
-        for name, stats in observed.stats.get("activations", {}).items():
-            role = observed.roles.get(name)
-            if role == "relu":
-                zero = stats.get("zero_fraction", float("nan"))
-                if zero >= limits.dead_fraction:
-                    dead.append((f"activations/{name}", zero))
+        for i, role in enumerate(roles):
+            if role == "relu" and zero[i] >= limits.dead_fraction:
+                dead.append((f"activations/{table.names[i]}", float(zero[i])))
             elif role in ("sigmoid", "tanh"):
-                fraction = stats.get(f"{role}_saturation", float("nan"))
+                fraction = sigmoid[i] if role == "sigmoid" else tanh[i]
                 if fraction >= limits.saturated_fraction:
-                    saturated.append((f"activations/{name}", fraction))
+                    saturated.append((f"activations/{table.names[i]}", float(fraction)))
         if dead:
             found["dead_relu"] = Alarm("dead_relu", step, dead, f"zero fraction >= {limits.dead_fraction:g}")
         if saturated:
@@ -360,7 +422,7 @@ class Diagnosis:
             self._losses = [(s, v) for s, v in self._losses if s > step - 2 * window]
         if not recent or not earlier:
             return
-        now, before = float(np.mean(recent)), float(np.mean(earlier))
+        now, before = math.fsum(recent) / len(recent), math.fsum(earlier) / len(earlier)
         converged = abs(now) <= limits.loss_converged * abs(self._first_loss)
         if now >= (1 - limits.loss_min_decrease) * before and not converged:
             detail = f"mean {now:.4g} over the last {window} steps, {before:.4g} over the {window} before"
