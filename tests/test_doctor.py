@@ -217,4 +217,4 @@ def test_the_nan_origin_is_the_log_of_a_negative_input_also_when_a_later_relu_hi
     assert fired(alerts)["nonfinite_tensors"] == 0
     (message,) = [m for m in warnings() if "nonfinite_tensors" in m]
     assert "at step 0, operator 'log0' (log) made " in message and "from finite inputs: fc0_output in [" in message
-    assert "Origin: at step 0, operator 'log0' (log)" in report(logdir)[-1][1]
+    assert "Where the first NaN/Inf came from: at step 0, operator 'log0' (log)" in report(logdir)[-1][1]

@@ -54,21 +54,25 @@ def _cell(text: str) -> str:
 
 
 def report_markdown(fired: Mapping[str, Alarm], explained: Mapping[str, Alarm], origin: str | None = None) -> str:
-    """The ``doctor`` TEXT report: one row per rule that fired (its first alarm) or that another rule explained."""
-    rows = []
+    """The ``doctor`` TEXT report: one row per rule that fired (its first alarm) or that another rule explained,
+    then the likely fix of each rule in alarm (and where the first NaN came from)."""
+    rows, fixes = [], []
     for rule in RULES:
         first, other = fired.get(rule), explained.get(rule)
         if first is None and other is None:
             continue
         if first is not None:
             status, shown = "**alarm**", first
+            fixes.append(f"- **{rule}**: {FIXES[rule]}")
         else:
             assert other is not None
             status, shown = f"explained by {other.explained_by}", other
         value = _tensors(shown) + (f" ({shown.detail})" if shown.detail else "")
-        fix = FIXES[rule] + (f". Origin: {origin}" if origin and rule == "nonfinite_tensors" else "")
-        rows.append(f"| {rule} | {status} | {shown.step} | {_cell(value)} | {_cell(fix)} |")
+        rows.append(f"| {rule} | {status} | {shown.step} | {_cell(value)} |")
     if not rows:
         return "No rule has fired: no vanishing or exploding tensor, dead or saturated unit, NaN, or stalled loss."
-    header = "| rule | status | first step | tensors | likely fix |\n|---|---|---|---|---|"
-    return header + "\n" + "\n".join(rows)
+    header = "| rule | status | first step | tensors |\n|---|---|---|---|"
+    text = header + "\n" + "\n".join(rows) + "\n\nLikely fixes:\n\n" + "\n".join(fixes)
+    if origin and ("nonfinite_tensors" in fired or "nonfinite_loss" in fired):
+        text += f"\n\nWhere the first NaN/Inf came from: {origin}"
+    return text
