@@ -26,9 +26,11 @@ import argparse
 import functools
 import logging
 import statistics
+import sys
 import time
 from collections import defaultdict
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import mxnet as mx
@@ -51,16 +53,10 @@ Make = Callable[[tb.SummaryWriter], Any]
 
 def network() -> mx.sym.Symbol:
     """``examples/module_api/train_digits.py``'s CNN."""
-    net = mx.sym.Convolution(mx.sym.var("data"), kernel=(3, 3), pad=(1, 1), num_filter=16, name="conv0")
-    net = mx.sym.BatchNorm(net, name="bn0")
-    net = mx.sym.Activation(net, act_type="relu", name="relu0")
-    net = mx.sym.Pooling(net, kernel=(2, 2), stride=(2, 2), pool_type="max", name="pool0")
-    net = mx.sym.Convolution(net, kernel=(3, 3), pad=(1, 1), num_filter=32, name="conv1")
-    net = mx.sym.Activation(net, act_type="relu", name="relu1")
-    net = mx.sym.FullyConnected(mx.sym.flatten(net, name="flatten0"), num_hidden=64, name="fc1")
-    net = mx.sym.Activation(net, act_type="relu", name="relu2")
-    net = mx.sym.FullyConnected(net, num_hidden=10, name="fc2")
-    return mx.sym.SoftmaxOutput(net, name="softmax")
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples" / "module_api"))
+    from train_digits import cnn
+
+    return cnn()
 
 
 @functools.lru_cache(maxsize=1)

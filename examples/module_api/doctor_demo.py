@@ -19,6 +19,7 @@ import logging
 import mxnet as mx
 import numpy as np
 from sklearn.datasets import load_digits
+from train_digits import cnn  # the healthy net: the demo's digits CNN (this directory)
 
 import mxnet_tb as tb
 
@@ -40,19 +41,6 @@ def badly_set_up() -> mx.sym.Symbol:
         net = mx.sym.FullyConnected(net, num_hidden=32, name=f"fc{i}")
         net = mx.sym.Activation(net, act_type="sigmoid", name=f"sigmoid{i}")
     net = mx.sym.FullyConnected(net, num_hidden=10, name="out")
-    return mx.sym.SoftmaxOutput(net, name="softmax")
-
-
-def healthy() -> mx.sym.Symbol:
-    """The digits CNN of ``train_digits.py``, without BatchNorm."""
-    net = mx.sym.Convolution(mx.sym.var("data"), kernel=(3, 3), pad=(1, 1), num_filter=16, name="conv0")
-    net = mx.sym.Activation(net, act_type="relu", name="relu0")
-    net = mx.sym.Pooling(net, kernel=(2, 2), stride=(2, 2), pool_type="max", name="pool0")
-    net = mx.sym.Convolution(net, kernel=(3, 3), pad=(1, 1), num_filter=32, name="conv1")
-    net = mx.sym.Activation(net, act_type="relu", name="relu1")
-    net = mx.sym.FullyConnected(mx.sym.flatten(net, name="flatten0"), num_hidden=64, name="fc1")
-    net = mx.sym.Activation(net, act_type="relu", name="relu2")
-    net = mx.sym.FullyConnected(net, num_hidden=10, name="fc2")
     return mx.sym.SoftmaxOutput(net, name="softmax")
 
 
@@ -81,7 +69,7 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     train(f"{args.logdir}/bad", badly_set_up(), args.epochs, mx.init.Uniform(0.07))
-    train(f"{args.logdir}/healthy", healthy(), args.epochs, mx.init.Xavier())
+    train(f"{args.logdir}/healthy", cnn(), args.epochs, mx.init.Xavier())  # the demo's CNN
     print(f"two runs, bad/ and healthy/, in {args.logdir}")
     print(f"  view them: .venv/bin/tensorboard --logdir {args.logdir} --host 127.0.0.1 --port 6006")
 

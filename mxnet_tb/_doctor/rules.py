@@ -26,6 +26,8 @@ from dataclasses import dataclass, field, fields
 
 import numpy as np
 
+from .._values.convert import to_pattern
+
 __all__ = ["LOSS_RULES", "RULES", "TENSOR_RULES", "Alarm", "Diagnosis", "Thresholds", "Verdict"]
 
 
@@ -103,12 +105,7 @@ class Thresholds:
         for spec in fields(self):
             value = getattr(self, spec.name)
             if spec.name in ("weight_pattern", "loss_pattern"):
-                if not isinstance(value, str):
-                    raise TypeError(f"{spec.name} must be a regular expression string; got {value!r:.80}")
-                try:
-                    re.compile(value)
-                except re.error as exc:
-                    raise ValueError(f"{spec.name} {value!r} is not a valid regular expression: {exc}") from None
+                to_pattern(value, name=spec.name)
             elif spec.name == "update_ratio_band":
                 if not (isinstance(value, tuple) and len(value) == 2 and all(_positive(v) for v in value)):
                     raise TypeError(f"update_ratio_band must be a (low, high) tuple of positive numbers; got {value!r}")

@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import math
 import numbers
+import re
 import sys
 from typing import Any
 
 import numpy as np
 
-__all__ = ["to_float", "to_labels", "to_numpy", "to_step", "to_walltime"]
+__all__ = ["to_count", "to_float", "to_labels", "to_numpy", "to_pattern", "to_step", "to_walltime"]
 
 MAX_STEP = 2**63 - 1
 
@@ -126,3 +127,13 @@ def to_count(value: Any, *, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
         raise ValueError(f"{name} must be an int >= 1; got {value!r}")
     return int(value)
+
+
+def to_pattern(value: Any, *, name: str = "pattern") -> re.Pattern[str]:
+    """``value`` compiled as a regular expression; TypeError for a non-str, ValueError naming a bad one."""
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a regular expression string; got {value!r:.80}")
+    try:
+        return re.compile(value)
+    except re.error as exc:
+        raise ValueError(f"{name} {value!r} is not a valid regular expression: {exc}") from None

@@ -25,7 +25,6 @@ Example::
 
 from __future__ import annotations
 
-import re
 import time
 import weakref
 from collections.abc import Sequence
@@ -37,7 +36,7 @@ from .._training import gluon_adapter as gluon_state
 from .._training.activation_roles import ROLE_STATS
 from .._training.distributed import logs_here, observe
 from .._training.stats import check_stats
-from .._values.convert import to_count
+from .._values.convert import to_count, to_pattern
 from ..writer import SummaryWriter
 from ._activations import ActivationTap
 from ._doctor import columns, judge_for, nan_origin
@@ -113,7 +112,7 @@ class Watch:
         self.activations = _check_bool(activations, "activations")
         self.histograms = _check_bool(histograms, "histograms")
         self._writer = check_writer_choice(writer)
-        self._pattern = _check_pattern(pattern)
+        self._pattern = to_pattern(pattern)
         self.grad_stats = check_stats(grad_stats, name="grad_stats")
         self.weight_stats = check_stats(weight_stats, name="weight_stats")
         self.activation_stats = check_stats(activation_stats, name="activation_stats")
@@ -343,15 +342,6 @@ def _joined(arrays: list[Any]) -> Any:
     import mxnet as mx
 
     return mx.nd.concat(*[a.reshape((-1,)).as_in_context(arrays[0].context) for a in arrays], dim=0)
-
-
-def _check_pattern(pattern: Any) -> re.Pattern[str]:
-    if not isinstance(pattern, str):
-        raise TypeError(f"pattern must be a regular expression string; got {pattern!r:.80}")
-    try:
-        return re.compile(pattern)
-    except re.error as exc:
-        raise ValueError(f"pattern {pattern!r} is not a valid regular expression: {exc}") from None
 
 
 def watch(

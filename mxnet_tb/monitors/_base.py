@@ -14,7 +14,6 @@ executor hooks, which change as MXNet quirks (reshape, SequentialModule, Gluon) 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -36,7 +35,7 @@ from .._training.mxnet_adapter import (
 )
 from .._training.resume import start_clock_in_fit
 from .._training.stats import check_stats
-from .._values.convert import to_count
+from .._values.convert import to_count, to_pattern
 from ..errors import NonFiniteError
 from ..writer import SummaryWriter
 from ._report import BatchReport, Plan, device_stats_of
@@ -67,12 +66,7 @@ class TensorMonitor(mx.monitor.Monitor):
         on_nonfinite: str = "log",
     ) -> None:
         interval = to_count(interval, name="interval")
-        if not isinstance(pattern, str):
-            raise TypeError(f"pattern must be a regular expression string; got {pattern!r:.80}")
-        try:
-            re.compile(pattern)
-        except re.error as exc:
-            raise ValueError(f"pattern {pattern!r} is not a valid regular expression: {exc}") from None
+        to_pattern(pattern)
         if not isinstance(histograms, bool):
             raise TypeError(f"histograms must be a bool; got {histograms!r}")
         if reduce not in REDUCE_MODES:
