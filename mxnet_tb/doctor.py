@@ -37,7 +37,7 @@ import mxnet as mx
 import numpy as np
 
 from ._doctor.judge import Judge
-from ._doctor.rules import Thresholds
+from ._doctor.thresholds import Thresholds
 from ._training.default import default_writer, resolve_writer
 from ._values.convert import to_count
 from .monitors._base import TensorMonitor

@@ -23,7 +23,8 @@ from .._io.encode import ScalarBlock
 from ..errors import DoctorAlert
 from ..summaries.text import text_value
 from .report import message, report_markdown
-from .rules import LOSS_RULES, TENSOR_RULES, Alarm, Diagnosis, Thresholds, Verdict
+from .rules import LOSS_RULES, TENSOR_RULES, Alarm, Diagnosis, Verdict
+from .thresholds import Thresholds
 
 __all__ = ["ON_ALERT", "REPORT_TAG", "Judge"]
 

@@ -20,7 +20,7 @@ def judge_for(doctor: Any, writer: Callable[[], Any], every: int = 1) -> Any:
     if doctor is None or doctor is False:
         return None
     from .._doctor.judge import Judge
-    from .._doctor.rules import Thresholds
+    from .._doctor.thresholds import Thresholds
     from ..doctor import Doctor
 
     if doctor is True:
