@@ -218,3 +218,19 @@ def test_the_nan_origin_is_the_log_of_a_negative_input_also_when_a_later_relu_hi
     (message,) = [m for m in warnings() if "nonfinite_tensors" in m]
     assert "at step 0, operator 'log0' (log) made " in message and "from finite inputs: fc0_output in [" in message
     assert "Where the first NaN/Inf came from: at step 0, operator 'log0' (log)" in report(logdir)[-1][1]
+
+
+def test_the_weights_copied_for_the_rules_are_reduced_at_once_not_when_the_writer_flushes(logdir):
+    import time
+
+    writer = tb.SummaryWriter(str(logdir), flush_secs=600)  # nothing is written until close
+    doctor = tb.Doctor(1, writer=writer)
+    mod = mx.mod.Module(mlp(2, "relu"), context=mx.cpu())
+    mod.fit(digits_iter(256), num_epoch=1, initializer=mx.init.Xavier(), monitor=doctor)
+    pending = [future for _, future in doctor.judge._deferred]
+    deadline = time.monotonic() + 10
+    while not all(future.done() for future in pending) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert pending and all(future.done() for future in pending)  # their device copies are let go
+    writer.close()
+    assert [s for s, _ in read_alerts(logdir)["exploding_tensors"]] == [0, 1, 2, 3]

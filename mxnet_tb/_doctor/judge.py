@@ -20,7 +20,8 @@ import numpy as np
 
 from .._facade.listeners import listen_to_scalars
 from .._io.encode import ScalarBlock
-from ..errors import DoctorAlert
+from .._io.encoders import encode_later
+from ..errors import DoctorAlert, EncodeError
 from ..summaries.text import text_value
 from .report import message, report_markdown
 from .rules import LOSS_RULES, TENSOR_RULES, Alarm, Diagnosis, Verdict
@@ -57,11 +58,9 @@ class Judge:
         self._shown = 0  # the report version last written
         self._report_step = -1  # the step of the last report queued
         self._concluded = -1  # the last step concluded
-        self._deferred: list[tuple[int, Any]] = []  # (step, report) computed by that step's verdict
+        self._deferred: list[tuple[int, Any]] = []  # (step, future of a report) that step's verdict waits for
         self.every = every  # judge the loss at least every this many steps (the tensors' interval)
-        self._loss_judged = -(
-            1 << 62
-        )  # the step of the last loss judged  # (step, report) computed by that step's verdict
+        self._loss_judged = -(1 << 62)  # the step of the last loss judged
         self._remove_listener: Callable[[], None] | None = None
         self._loss_tags: dict[tuple[str, str], bool] = {}  # (run, tag) -> whether it is the training loss
         self._plans: dict[int, tuple[Any, Any, list[str], dict[str, str]]] = {}  # id(names) -> roles worked out
@@ -126,16 +125,24 @@ class Judge:
         self._raise_if_alarmed(verdict)
 
     def defer(self, step: int, report: Any) -> None:
-        """A monitor's report of ``step`` that logs nothing: computed (its statistics recorded) by the verdict."""
+        """A monitor's report of ``step`` that logs nothing (the weights' norms): computed at once on an encoder
+        thread, so its device copies are soon let go; the step's verdict waits for it."""
+        if self.stops_training:  # reduced now, as every statistic of a run that stops at its alarms
+            report.values()
+            return
+        future = encode_later(lambda: (report.values(), b"")[1], f"the doctor's statistics at step {step}")
         with self._lock:
-            self._deferred.append((step, report))
+            self._deferred.append((step, future))
 
     def _conclude(self, step: int) -> Verdict:
         with self._lock:
-            due = [report for at, report in self._deferred if at <= step]
-            self._deferred = [(at, report) for at, report in self._deferred if at > step]
-        for report in due:
-            report.values()  # records the statistics
+            due = [future for at, future in self._deferred if at <= step]
+            self._deferred = [(at, future) for at, future in self._deferred if at > step]
+        for future in due:
+            try:
+                future.result()  # its statistics are recorded
+            except EncodeError as exc:  # judged without them, and said
+                _log.warning("mxnet_tb doctor: %s", exc)
         return self.diagnosis.conclude(step)
 
     def _outcome(self, verdict: Verdict) -> list[Any]:
