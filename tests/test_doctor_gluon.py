@@ -134,3 +134,11 @@ def test_an_estimator_handler_with_a_doctor_judges_the_fit(logdir):
 def test_an_estimator_handler_refuses_a_bad_doctor_at_once():
     with pytest.raises(TypeError, match="doctor must be"):
         tb.gluon.EstimatorHandler(doctor="on")
+
+
+def test_a_learning_rate_of_100_raises_exploding_and_the_saturation_it_causes_is_explained(logdir):
+    net = dense_net(2, "tanh", hybridize=True)
+    alerts = loop(logdir, net, lr=100.0, count=10, doctor=True, weights=True, activations=True)
+    assert fired(alerts) == {"exploding_tensors": 2}  # the weights the third batch used (after two updates)
+    text = report(logdir)[-1][1]
+    assert "| saturated_activation | explained by exploding_tensors |" in text

@@ -66,7 +66,7 @@ def test_tiny_update_ratios_are_explained_by_vanishing_gradients():
 
 
 def test_dead_relu_and_saturation_use_the_role_of_each_output():
-    d = Diagnosis(Thresholds())
+    d = Diagnosis(Thresholds(saturation_patience=1))
     names = ["relu0_output", "relu1_output", "sig0_output", "tanh0_output", "fc0_output"]
     stats = {
         "zero_fraction": np.array([0.99, 0.989, 1.0, 1.0, 1.0]),
@@ -173,3 +173,22 @@ def test_the_default_loss_pattern_takes_training_losses_not_validation_or_accura
 def test_bad_thresholds_are_refused_naming_the_field(field, value, error):
     with pytest.raises(error, match=field):
         Thresholds(**{field: value})
+
+
+def test_saturation_needs_its_patience_so_weights_exploding_one_step_later_explain_it():
+    d = Diagnosis(Thresholds(saturation_patience=2))
+    roles = {"tanh0_output": "tanh"}
+    saturated = {"tanh_saturation": np.array([0.9]), "nonfinite": np.zeros(1)}
+    grads(d, 0, fc_weight=1.0)
+    d.record(
+        0, "activations", ["tanh0_output"], {"tanh_saturation": np.array([0.1]), "nonfinite": np.zeros(1)}, roles=roles
+    )
+    assert counted(d.conclude(0)) == {}
+    grads(d, 1, fc_weight=20.0)  # the first update blew the weights up: the units saturate
+    d.record(1, "activations", ["tanh0_output"], saturated, roles=roles)
+    assert counted(d.conclude(1)) == {}
+    grads(d, 2, fc_weight=500.0)  # and now the norm has grown past exploding_growth
+    d.record(2, "activations", ["tanh0_output"], saturated, roles=roles)
+    verdict = d.conclude(2)
+    assert counted(verdict) == {"exploding_tensors": 1}
+    assert [(a.rule, a.explained_by) for a in verdict.alarms][-1] == ("saturated_activation", "exploding_tensors")

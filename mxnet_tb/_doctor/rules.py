@@ -143,6 +143,7 @@ class Diagnosis:
         self._ratios: dict[int, _Observed] = {}  # a step's update ratios come with a later batch: judged later
         self._baseline: dict[tuple[str, str], float] = {}  # (kind, tensor) -> first non-zero finite norm
         self._out_of_band: dict[str, int] = {}  # tensor -> update ratios out of band in a row
+        self._saturated: dict[str, int] = {}  # activation output -> judged steps saturated in a row
         self._losses: list[tuple[int, float]] = []
         self._first_loss: float | None = None
         self._first_loss_step: int | None = None
@@ -327,9 +328,14 @@ class Diagnosis:
             if role == "relu" and zero[i] >= limits.dead_fraction:
                 dead.append((f"activations/{table.names[i]}", float(zero[i])))
             elif role in ("sigmoid", "tanh"):
+                name = table.names[i]
                 fraction = sigmoid[i] if role == "sigmoid" else tanh[i]
-                if fraction >= limits.saturated_fraction:
-                    saturated.append((f"activations/{table.names[i]}", float(fraction)))
+                if not fraction >= limits.saturated_fraction:
+                    self._saturated.pop(name, None)
+                    continue
+                self._saturated[name] = self._saturated.get(name, 0) + 1
+                if self._saturated[name] >= limits.saturation_patience:
+                    saturated.append((f"activations/{name}", float(fraction)))
         if dead:
             found["dead_relu"] = Alarm("dead_relu", step, dead, f"zero fraction >= {limits.dead_fraction:g}")
         if saturated:

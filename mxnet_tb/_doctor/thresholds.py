@@ -33,7 +33,9 @@ class Thresholds:
       not biases (zero at the start, so no growth or ratio means anything) nor BatchNorm's.
     - ``dead_fraction``: a ReLU output whose fraction of zeros is at least this is dead.
     - ``saturated_fraction``: a sigmoid (tanh) output with at least this fraction of values within 0.03 of 0
-      or 1 (of -1 or 1) is saturated (``ActivationMonitor``'s ``sigmoid_saturation``, ``tanh_saturation``).
+      or 1 (of -1 or 1) for ``saturation_patience`` judged steps in a row is saturated (``ActivationMonitor``'s
+      ``sigmoid_saturation``, ``tanh_saturation``); the wait lets weights that exploded in the first updates
+      (which saturate the units a step before their norms pass ``exploding_growth``) explain it.
     - ``loss_window``: the loss is not decreasing when its mean over the last ``loss_window`` steps is not below
       ``1 - loss_min_decrease`` times its mean over the ``loss_window`` steps before, while it is still above
       ``loss_converged`` times its first logged value (a loss that fell that far has converged, not stalled).
@@ -53,6 +55,7 @@ class Thresholds:
     weight_pattern: str = r".*weight$"
     dead_fraction: float = 0.99
     saturated_fraction: float = 0.5
+    saturation_patience: int = 2
     loss_window: int = 20
     loss_min_decrease: float = 0.01
     loss_converged: float = 0.1
@@ -68,7 +71,7 @@ class Thresholds:
                     raise TypeError(f"update_ratio_band must be a (low, high) tuple of positive numbers; got {value!r}")
                 if value[0] >= value[1]:
                     raise ValueError(f"update_ratio_band must have low < high; got {value!r}")
-            elif spec.name in ("update_ratio_patience", "loss_window"):
+            elif spec.name in ("update_ratio_patience", "saturation_patience", "loss_window"):
                 if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                     raise ValueError(f"{spec.name} must be an int >= 1; got {value!r}")
             elif not _positive(value):

@@ -285,21 +285,21 @@ class Watch:
             names = list(grads)
             sizes = [self._sizes.get(name, 0) for name in names]
             diagnosis.record(step, "grads", names, columns(grads, ("norm", "nonfinite")), sizes)
-        weights, ratios = {}, {}
+        used, ratios = {}, {}  # the norms of the weights this batch used (as the Module monitors read them)
         for param in self._params():
             if param.name not in before:
                 continue
             after = param.list_data()[0]
-            computed = (*self.weight_stats, "norm", "nonfinite") if diagnosis is not None else self.weight_stats
-            weights[param.name] = summary = summarize([after], computed, self.histograms)
-            summary.write(writer, "weights", param.name, self.weight_stats, step)
+            summarize([after], self.weight_stats, self.histograms).write(
+                writer, "weights", param.name, self.weight_stats, step
+            )
             old = before[param.name]
-            scale = float(old.norm().asscalar())
+            scale = used[param.name] = float(old.norm().asscalar())
             change = float((after - old).norm().asscalar())
             ratios[param.name] = change / scale if scale else float("nan")
             writer.add_scalar(f"updates/ratio/{param.name}", ratios[param.name], step)
-        if diagnosis is not None and weights:
-            diagnosis.record(step, "weights", list(weights), columns(weights, ("norm", "nonfinite")))
+        if diagnosis is not None and used:
+            diagnosis.record(step, "weights", list(used), {"norm": np.array(list(used.values()))})
             diagnosis.record(step, "update_ratio", list(ratios), {"update_ratio": np.array(list(ratios.values()))})
         roles = {}
         for name, outputs in captured.items():
