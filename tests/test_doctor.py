@@ -132,7 +132,9 @@ def test_a_constant_loss_raises_loss_not_decreasing_when_two_windows_are_in(logd
 
 
 def test_a_changed_threshold_changes_the_verdict(logdir):
-    alerts = train(logdir, mlp(10, "sigmoid"), lr=0.1, init=mx.init.Uniform(0.07), vanishing_rms=1e-13)
+    alerts = train(
+        logdir, mlp(10, "sigmoid"), lr=0.1, init=mx.init.Uniform(0.07), vanishing_rms=1e-13, vanishing_ratio=1e-13
+    )
     assert "vanishing_gradients" not in fired(alerts)
 
 

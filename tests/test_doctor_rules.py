@@ -192,3 +192,11 @@ def test_saturation_needs_its_patience_so_weights_exploding_one_step_later_expla
     verdict = d.conclude(2)
     assert counted(verdict) == {"exploding_tensors": 1}
     assert [(a.rule, a.explained_by) for a in verdict.alarms][-1] == ("saturated_activation", "exploding_tensors")
+
+
+def test_a_gradient_orders_of_magnitude_below_the_largest_vanishes_though_above_the_absolute_floor():
+    d = Diagnosis(Thresholds(vanishing_rms=1e-7, vanishing_ratio=1e-4))
+    grads(d, 0, fc0_weight=0.99e-3, fc1_weight=1.0e-2, out_weight=10.0)  # rms 1e-4, 1e-3, 1 (size 100)
+    verdict = d.conclude(0)
+    assert counted(verdict) == {"vanishing_gradients": 1}
+    assert verdict.alarms[0].tensors == [("grads/fc0_weight", pytest.approx(0.99e-4))]

@@ -290,15 +290,18 @@ class Diagnosis:
             found["exploding_tensors"] = Alarm("exploding_tensors", step, bad, f"norm grew >= {growth:g}x")
 
     def _judge_vanishing(self, step: int, observed: _Observed, found: dict[str, Alarm]) -> None:
-        limit, table = self.thresholds.vanishing_rms, observed.table("grads")
+        limit, ratio, table = self.thresholds.vanishing_rms, self.thresholds.vanishing_ratio, observed.table("grads")
         if not table.names:
             return
         norm = table.column("norm", math.nan)
         rms = norm / np.sqrt(np.maximum(table.sizes, 1))  # NaN stays NaN: no comparison below is true for it
-        bad = self._is_weight(table.names) & (table.sizes > 0) & np.isfinite(norm) & (norm != 0) & (rms < limit)
+        judged = self._is_weight(table.names) & (table.sizes > 0) & np.isfinite(norm) & (norm != 0)
+        top = float(rms[judged].max()) if judged.any() else 0.0
+        bad = judged & ((rms < limit) | (rms < ratio * top))
         alarms = [(f"grads/{table.names[i]}", float(rms[i])) for i in np.flatnonzero(bad)]
         if alarms:
-            found["vanishing_gradients"] = Alarm("vanishing_gradients", step, alarms, f"rms < {limit:g}")
+            detail = f"rms < {limit:g}, or < {ratio:g} x the largest weight gradient's ({top:.3g})"
+            found["vanishing_gradients"] = Alarm("vanishing_gradients", step, alarms, detail)
 
     def _judge_update_ratio(self, step: int, observed: _Observed, found: dict[str, Alarm]) -> None:
         (low, high), patience = self.thresholds.update_ratio_band, self.thresholds.update_ratio_patience

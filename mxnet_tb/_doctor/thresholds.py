@@ -23,7 +23,9 @@ class Thresholds:
     """Every threshold the rules use; pass changed ones to ``tb.Doctor(...)`` by name.
 
     - ``vanishing_rms``: a gradient whose root-mean-square value (``norm / sqrt(size)``, as ``GradMonitor``
-      logs it: MXNet's sum over the batch) is below this, and not exactly zero, vanishes.
+      logs it: MXNet's sum over the batch) is below this, or below ``vanishing_ratio`` times the largest weight
+      gradient RMS of the same step (the first layers' gradients orders of magnitude below the last ones'), and
+      not exactly zero, vanishes.
     - ``exploding_growth``: a gradient or weight whose norm reaches this many times its first logged norm that
       is not zero (for a gradient: nor vanishing) explodes.
     - ``update_ratio_band``: ``||Δw|| / ||w||`` of one update outside ``(low, high)`` for ``update_ratio_patience``
@@ -49,6 +51,7 @@ class Thresholds:
     """
 
     vanishing_rms: float = 1e-7
+    vanishing_ratio: float = 1e-4
     exploding_growth: float = 100.0
     update_ratio_band: tuple[float, float] = (1e-6, 0.5)
     update_ratio_patience: int = 3
@@ -76,7 +79,7 @@ class Thresholds:
                     raise ValueError(f"{spec.name} must be an int >= 1; got {value!r}")
             elif not _positive(value):
                 raise ValueError(f"{spec.name} must be a positive finite number; got {value!r}")
-        for name in ("dead_fraction", "saturated_fraction", "loss_min_decrease", "loss_converged"):
+        for name in ("vanishing_ratio", "dead_fraction", "saturated_fraction", "loss_min_decrease", "loss_converged"):
             if getattr(self, name) > 1:
                 raise ValueError(f"{name} is a fraction and must be <= 1; got {getattr(self, name)!r}")
 
