@@ -101,7 +101,7 @@ def test_a_full_queue_makes_the_call_wait_for_pending_builds(logdir):
         for step in range(3):  # each holds the queue's whole byte bound
             sw.add_summary_later(("a",), slow(float(step)), global_step=step, size=MAX_PENDING_BYTES)
         assert time.monotonic() - started >= 0.25  # the third call waited for the first build to be written
-        assert builds[:1] == [0.0]
+        assert 0.0 in builds  # (the second, on the other encoder thread, may have finished first)
     assert sw.dropped_events == 0
     assert scalars(logdir, "a") == [(0, 0.0), (1, 1.0), (2, 2.0)]
 
