@@ -89,7 +89,7 @@ class Doctor(MonitorGroup):
         self.on_alert = on_alert
         self._writer = resolve_writer(writer)
         self.judge = Judge(self.thresholds, on_alert, lambda: self.writer, interval)
-        nan_check = _NanCheck(self.judge, interval)
+        nan_check = _NanCheck(self.judge, interval, writer)
         members: list[Any] = [
             GradMonitor(interval, histograms=histograms, writer=writer),
             WeightMonitor(interval, stats=(), histograms=False, writer=writer),  # tb.params logs the weights
@@ -98,7 +98,7 @@ class Doctor(MonitorGroup):
         if activations:  # operator outputs (not BatchNorm's batch mean/var, nor workspaces)
             nan_check.activations = ActivationMonitor(interval, r".*_output$", histograms=histograms, writer=writer)
             members.append(nan_check.activations)
-        members.append(_StepEnd(self.judge, interval))
+        members.append(_StepEnd(self.judge, interval, writer))
         super().__init__(*members)
         self.interval = interval
         for member in members:
@@ -138,8 +138,8 @@ class _NanCheck(TensorMonitor):
 
     kind = "nan_check"
 
-    def __init__(self, judge: Judge, interval: int) -> None:
-        super().__init__(interval, histograms=False)
+    def __init__(self, judge: Judge, interval: int, writer: SummaryWriter | None) -> None:
+        super().__init__(interval, histograms=False, writer=writer)  # its run's clock, as the other members'
         self._judge = judge
         self.activations: ActivationMonitor | None = None  # whose captured outputs of the batch are checked too
         self._searched = False
@@ -163,8 +163,8 @@ class _StepEnd(TensorMonitor):
 
     kind = "doctor"
 
-    def __init__(self, judge: Judge, interval: int) -> None:
-        super().__init__(interval, histograms=False)
+    def __init__(self, judge: Judge, interval: int, writer: SummaryWriter | None) -> None:
+        super().__init__(interval, histograms=False, writer=writer)
         self._judge = judge
 
     def _collect(self, group: list[Any], step: int) -> None:

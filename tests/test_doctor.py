@@ -236,3 +236,10 @@ def test_the_weights_copied_for_the_rules_are_reduced_at_once_not_when_the_write
     assert pending and all(future.done() for future in pending)  # their device copies are let go
     writer.close()
     assert [s for s, _ in read_alerts(logdir)["exploding_tensors"]] == [0, 1, 2, 3]
+
+
+def test_a_doctor_given_a_writer_creates_no_default_run(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the default writer would make runs/<date>_<time>_<host> here
+    logdir = tmp_path / "mine"
+    train(logdir, mlp(1, "relu"), lr=0.1, data=digits_iter(128))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine"]
