@@ -85,20 +85,16 @@ class WriterCore:
 
     def _write_values(self, run: str, values: list[Any], global_step: Any, walltime: Any) -> None:
         """Several values in one event, at the step of the first value's tag; every tag records that step."""
+        self._write_values_at_key(self._key(run), values, global_step, walltime)
+
+    def _write_values_at_key(self, key: str, values: list[Any], global_step: Any, walltime: Any) -> None:
+        """``_write_values`` in run ``key``, relative to the root logdir (whichever view calls it)."""
         wall = walltime_or_now(walltime)
-        shared, key = self._shared, self._key(run)
+        shared = self._shared
         with shared.lock:
             self._check_open()
             step = shared.steps.take(key, values[0].tag, global_step)
             shared.sink.write(key, summary_event(values, step, wall))
-            shared.steps.record(key, [value.tag for value in values], step)
-
-    def _write_values_at_key(self, key: str, values: list[Any], step: int) -> None:
-        """Several values in one event of run ``key`` (relative to the root logdir) at ``step``."""
-        shared = self._shared
-        with shared.lock:
-            self._check_open()
-            shared.sink.write(key, summary_event(values, step, walltime_or_now(None)))
             shared.steps.record(key, [value.tag for value in values], step)
 
     def _write_value(self, run: str, value: Any, global_step: Any, walltime: Any) -> None:

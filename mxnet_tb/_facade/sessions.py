@@ -61,7 +61,7 @@ def end_sessions(writer: Any, status: str | None = None) -> None:
         if shared.closed:
             return
     for run, step in todo:
-        writer._write_values_at_key(run, [session_end_value(STATUSES[chosen])], step)
+        writer._write_values_at_key(run, [session_end_value(STATUSES[chosen])], step, None)
 
 
 def _excepthook(kind: Any, value: Any, traceback: Any) -> None:

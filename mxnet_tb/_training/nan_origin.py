@@ -38,6 +38,8 @@ from typing import Any, Union
 
 import numpy as np
 
+from .stats import all_finite
+
 __all__ = ["InputRange", "NanOrigin", "NonFiniteInput", "find_nan_origin", "gluon_symbol"]
 
 
@@ -127,14 +129,8 @@ Finding = Union[NanOrigin, NonFiniteInput, None]
 
 
 def _has_nonfinite(array: Any) -> bool:
-    """Whether an NDArray holds a NaN or an Inf (computed on its device; integer arrays never do)."""
-    import mxnet as mx
-
-    if array.stype != "default":
-        array = array.tostype("default")
-    if array.size == 0 or not np.issubdtype(array.dtype, np.floating):
-        return False
-    return float(mx.nd.contrib.isfinite(array).min().asscalar()) == 0.0
+    """Whether an NDArray holds a NaN or an Inf (integer arrays never do)."""
+    return not all_finite([array])
 
 
 def _input_range(name: str, array: Any) -> InputRange:

@@ -20,6 +20,7 @@ import numpy as np
 __all__ = [
     "DEVICE_HISTOGRAM_BINS",
     "STAT_NAMES",
+    "all_finite",
     "check_stats",
     "device_histogram",
     "device_histogram_counts",
@@ -170,3 +171,20 @@ def device_histogram(array: Any, low: float, high: float, bins: int = DEVICE_HIS
         low, high = low - 0.5, high + 0.5
     counts, edges = mx.nd.histogram(array, bins=bins, range=(low, high))
     return edges.asnumpy(), counts.asnumpy()
+
+
+def all_finite(arrays: Sequence[Any]) -> bool:
+    """Whether every value of the floating-point NDArrays ``arrays`` is finite (waits for them; integer and
+    empty arrays are). NumPy for CPU arrays (~1 ms per 1.6M values; MXNet's CPU operators take 5-50x longer),
+    MXNet's fused ``multi_all_finite`` for the others, so only one flag leaves the device."""
+    import mxnet as mx
+
+    dense = [a if a.stype == "default" else a.tostype("default") for a in arrays]
+    floating = [a for a in dense if a.size and np.issubdtype(np.dtype(a.dtype), np.floating)]
+    for array in floating:
+        if array.context.device_type == "cpu" and not np.isfinite(array.asnumpy()).all():
+            return False
+    on_device = [a for a in floating if a.context.device_type != "cpu"]
+    if on_device:
+        return float(mx.nd.multi_all_finite(*on_device, num_arrays=len(on_device)).asscalar()) == 1.0
+    return True

@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from .._training.stats import all_finite
+
 __all__ = ["columns", "judge_for", "nan_origin"]
 
 
@@ -39,17 +41,11 @@ def columns(summaries: dict[str, Any], stats: Sequence[str]) -> dict[str, np.nda
     }
 
 
-def _finite(array: Any) -> bool:
-    import mxnet as mx
-
-    return bool(mx.nd.contrib.isfinite(array.astype("float32")).min().asscalar())
-
-
 def nan_origin(net: Any, inputs: tuple[Any, ...], step: int, grads: dict[str, Any], captured: dict[str, Any]) -> Any:
     """None while the batch's gradients and captured outputs are finite; else where the NaN/Inf came from,
     found by replaying the batch's forward pass operator by operator (``_training/nan_origin.py``)."""
     bad = any(summary.stats.get("nonfinite") for summary in grads.values())
-    if not bad and not any(not _finite(array) for outputs in captured.values() for array in outputs.arrays):
+    if not bad and all_finite([array for outputs in captured.values() for array in outputs.arrays]):
         return None
     try:
         from .._training.nan_origin import find_nan_origin, gluon_symbol
