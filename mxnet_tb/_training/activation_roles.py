@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-__all__ = ["ROLES", "ROLE_STATS", "activation_roles", "role_of_act_type"]
+__all__ = ["ROLES", "ROLE_STATS", "activation_roles", "role_of_act_type", "role_stats"]
 
 ROLES = ("relu", "sigmoid", "tanh")
 ROLE_STATS = {"relu": "zero_fraction", "sigmoid": "sigmoid_saturation", "tanh": "tanh_saturation"}
@@ -23,6 +23,12 @@ ROLE_STATS = {"relu": "zero_fraction", "sigmoid": "sigmoid_saturation", "tanh": 
 def role_of_act_type(act_type: Any) -> str | None:
     """``'relu'``, ``'sigmoid'`` or ``'tanh'`` for those activation types (a Gluon block's, an op's), else None."""
     return act_type if act_type in ROLES else None
+
+
+def role_stats(role: str | None, logged: tuple[str, ...]) -> tuple[str, ...]:
+    """The statistic ``role`` adds to an output's logged ``logged`` ones (none if it has no role, or logs it)."""
+    stat = ROLE_STATS.get(role or "")
+    return (stat,) if stat is not None and stat not in logged else ()
 
 
 def activation_roles(symbol: Any) -> dict[str, str]:

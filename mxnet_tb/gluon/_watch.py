@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from .._training import gluon_adapter as gluon_state
-from .._training.activation_roles import ROLE_STATS
+from .._training.activation_roles import ROLE_STATS, role_stats
 from .._training.distributed import logs_here, observe
 from .._training.stats import check_stats
 from .._values.convert import to_count, to_pattern
@@ -301,23 +301,20 @@ class Watch:
         if diagnosis is not None and used:
             diagnosis.record(step, "weights", list(used), {"norm": np.array(list(used.values()))})
             diagnosis.record(step, "update_ratio", list(ratios), {"update_ratio": np.array(list(ratios.values()))})
-        roles = {}
+        measured = {}
         for name, outputs in captured.items():
             arrays = outputs.arrays
             merged = [_joined(arrays)] if len(arrays) > 1 else arrays
-            role_stat = ROLE_STATS.get(outputs.role or "")
-            extra = (role_stat,) if role_stat is not None and role_stat not in self.activation_stats else ()
-            summary = summarize(merged, (*self.activation_stats, *extra, "nonfinite"), self.histograms)
+            extra = role_stats(outputs.role, self.activation_stats)
+            summary = measured[name] = summarize(merged, (*self.activation_stats, *extra, "nonfinite"), self.histograms)
             summary.write(writer, "activations", name, self.activation_stats, step)
             for stat in extra:
                 writer.add_scalar(f"activations/{stat}/{name}", summary.stats[stat], step)
-            captured[name] = summary
-            if outputs.role is not None:
-                roles[name] = outputs.role
         if diagnosis is not None:
-            if captured:
+            if measured:
+                roles = {name: outputs.role for name, outputs in captured.items() if outputs.role is not None}
                 stats = (*ROLE_STATS.values(), "nonfinite")
-                diagnosis.record(step, "activations", list(captured), columns(captured, stats), roles=roles)
+                diagnosis.record(step, "activations", list(measured), columns(measured, stats), roles=roles)
             self._judge.conclude(step, later=False)  # with on_alert='raise': DoctorAlert
 
     def _find_nan_origin(self, grads: dict[str, TensorSummary], captured: dict[str, Any]) -> None:

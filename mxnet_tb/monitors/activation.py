@@ -21,7 +21,7 @@ from typing import Any
 
 import mxnet as mx
 
-from .._training.activation_roles import ROLE_STATS, activation_roles
+from .._training.activation_roles import activation_roles, role_stats
 from .._training.hooks import ExecutorHooks, RemovableHandle
 from .._training.mxnet_adapter import ExecutorGroup, ndarray_from_handle, symbol_of
 from ..writer import SummaryWriter
@@ -115,9 +115,5 @@ class ActivationMonitor(TensorMonitor):
         for known in self._roles.values():  # outputs gathered since the last log may be of several modules
             roles.update(known)
         names = tuple(outputs)
-        extra = tuple(_extra(ROLE_STATS.get(roles.get(name, "")), self.stats) for name in names)
+        extra = tuple(role_stats(roles.get(name), self.stats) for name in names)
         self._log_batch(names, [outputs[name] for name in names], step, join=True, extra=extra)
-
-
-def _extra(stat: str | None, stats: tuple[str, ...]) -> tuple[str, ...]:
-    return (stat,) if stat is not None and stat not in stats else ()
