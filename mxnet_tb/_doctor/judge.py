@@ -145,14 +145,17 @@ class Judge:
                 _log.warning("mxnet_tb doctor: %s", exc)
         return self.diagnosis.conclude(step)
 
-    def _outcome(self, verdict: Verdict) -> list[Any]:
-        """The alert scalars (and the report, if it changed) of a verdict; warns for first alarms."""
+    def _outcome(
+        self, verdict: Verdict, block: ScalarBlock = _BLOCK, rules: tuple[str, ...] = TENSOR_RULES, report: bool = True
+    ) -> list[Any]:
+        """The alert scalars of ``rules`` (and, with ``report``, the report if it changed) of a verdict; warns for
+        first alarms."""
         self._warn(verdict)
-        values: list[Any] = [_BLOCK.fill(np.array([verdict.counts[r] for r in TENSOR_RULES], dtype=np.float64))]
+        values: list[Any] = [block.fill(np.array([verdict.counts[rule] for rule in rules], dtype=np.float64))]
         with self._lock:
             if verdict.changed:
                 self._version += 1
-            if self._version != self._shown:
+            if report and self._version != self._shown:
                 self._shown = self._version
                 values.append(text_value(REPORT_TAG, self.report()))
         return values
@@ -204,25 +207,16 @@ class Judge:
             if report:
                 self._report_step = step
         tags = (*_LOSS_TAGS, REPORT_TAG) if report else _LOSS_TAGS
-
-        def build() -> list[Any]:
-            verdict = self.diagnosis.judge_loss(step)
-            self._warn(verdict)
-            values: list[Any] = [_LOSS_BLOCK.fill(np.array([verdict.counts[r] for r in LOSS_RULES], dtype=np.float64))]
-            with self._lock:
-                if verdict.changed:
-                    self._version += 1
-                if report and self._version != self._shown:
-                    self._shown = self._version
-                    values.append(text_value(REPORT_TAG, self.report()))
-            self._last_loss_verdict = verdict
-            return values
-
         writer = self.writer
         if not self.stops_training:
-            writer.add_summary_later(tags, build, step)
+
+            def outcome() -> list[Any]:
+                return self._outcome(self.diagnosis.judge_loss(step), _LOSS_BLOCK, LOSS_RULES, report)
+
+            writer.add_summary_later(tags, outcome, step)
             return
         writer.flush()  # every verdict queued before this loss is made
-        values = build()
+        verdict = self.diagnosis.judge_loss(step)
+        values = self._outcome(verdict, _LOSS_BLOCK, LOSS_RULES, report)
         writer.add_summary_later(tags, lambda: values, step)
-        self._raise_if_alarmed(self._last_loss_verdict)
+        self._raise_if_alarmed(verdict)
