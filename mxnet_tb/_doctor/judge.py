@@ -24,7 +24,7 @@ from .._io.encoders import encode_later
 from ..errors import DoctorAlert, EncodeError
 from ..summaries.text import text_value
 from .report import message, report_markdown
-from .rules import LOSS_RULES, TENSOR_RULES, Alarm, Diagnosis, Verdict
+from .rules import LOSS_RULES, TENSOR_RULES, Alarm, Diagnosis, PerList, Verdict
 from .thresholds import Thresholds
 
 __all__ = ["ON_ALERT", "REPORT_TAG", "Judge"]
@@ -63,7 +63,7 @@ class Judge:
         self._loss_judged = -(1 << 62)  # the step of the last loss judged
         self._remove_listener: Callable[[], None] | None = None
         self._loss_tags: dict[tuple[str, str], bool] = {}  # (run, tag) -> whether it is the training loss
-        self._plans: dict[int, tuple[Any, Any, list[str], dict[str, str]]] = {}  # id(names) -> roles worked out
+        self._plans = PerList()  # a plan's names as a list, and their roles
 
     @property
     def stops_training(self) -> bool:
@@ -80,16 +80,15 @@ class Judge:
 
     def listener(self, kind: str, step: int, names: Sequence[str], sizes: Any, extra: Sequence[Sequence[str]]) -> Any:
         """The function a monitor's report calls with one logged batch's statistics (on whichever thread)."""
-        known = self._plans.get(id(names))
-        if known is None or known[0] is not names or known[1] != extra:  # worked out once per monitor plan
-            if len(self._plans) > 1000:
-                self._plans.clear()
+
+        def worked_out() -> tuple[list[str], dict[str, str]]:
             roles = {n: ROLE_OF_STAT[s] for n, more in zip(names, extra) for s in more if s in ROLE_OF_STAT}
-            known = self._plans[id(names)] = (names, extra, list(names), roles)
-        names, roles = known[2], known[3]
+            return list(names), roles
+
+        listed, roles = self._plans.get(names, worked_out, tuple(extra))  # once per monitor plan
 
         def record(stats: dict[str, np.ndarray]) -> None:
-            self.diagnosis.record(step, kind, names, stats, sizes, roles)
+            self.diagnosis.record(step, kind, listed, stats, sizes, roles)
 
         return record
 

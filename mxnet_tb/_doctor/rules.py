@@ -21,14 +21,15 @@ from __future__ import annotations
 import math
 import re
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from .thresholds import Thresholds
 
-__all__ = ["LOSS_RULES", "RULES", "TENSOR_RULES", "Alarm", "Diagnosis", "Thresholds", "Verdict"]
+__all__ = ["LOSS_RULES", "RULES", "TENSOR_RULES", "Alarm", "Diagnosis", "PerList", "Thresholds", "Verdict"]
 
 
 TENSOR_RULES = (
@@ -81,6 +82,24 @@ class Verdict:
     alarms: list[Alarm] = field(default_factory=list)
     first: list[Alarm] = field(default_factory=list)
     changed: bool = False  # a rule fired or was explained for the first time: the report changes
+
+
+class PerList:
+    """Values worked out once per list of names (a monitor's plan keeps the same list object every batch)."""
+
+    def __init__(self, limit: int = 1000) -> None:
+        self._known: dict[tuple[Any, int], tuple[Sequence[str], Any]] = {}
+        self._limit = limit
+
+    def get(self, names: Sequence[str], make: Callable[[], Any], kind: Any = None) -> Any:
+        """``make()`` the first time ``names`` (this very object) comes with ``kind``; then what it made."""
+        key = (kind, id(names))
+        known = self._known.get(key)
+        if known is None or known[0] is not names:
+            if len(self._known) > self._limit:
+                self._known.clear()
+            known = self._known[key] = (names, make())
+        return known[1]
 
 
 @dataclass
@@ -148,9 +167,8 @@ class Diagnosis:
         self._first_loss: float | None = None
         self._first_loss_step: int | None = None
         self._bad_loss: tuple[int, float] | None = None  # the first NaN/Inf loss since the last judgement
-        self._loss_tags: dict[str, bool] = {}
-        self._weight_masks: dict[int, tuple[list[str], np.ndarray]] = {}
-        self._baseline_arrays: dict[tuple[str, int], tuple[list[str], np.ndarray]] = {}
+        self._weight_masks = PerList()  # which names weight_pattern takes
+        self._baseline_arrays = PerList()  # (kind) the baselines of the names, NaN until set
         self.fired: dict[str, Alarm] = {}  # rule -> its first counted alarm
         self.explained: dict[str, Alarm] = {}  # rule -> its first alarm another rule explained
 
@@ -197,12 +215,7 @@ class Diagnosis:
         return self._verdict(step, found, TENSOR_RULES)
 
     def is_loss(self, tag: str) -> bool:
-        known = self._loss_tags.get(tag)
-        if known is None:
-            if len(self._loss_tags) > 10_000:
-                self._loss_tags.clear()
-            known = self._loss_tags[tag] = self._loss.fullmatch(tag) is not None
-        return known
+        return self._loss.fullmatch(tag) is not None
 
     def add_loss(self, step: int, value: float) -> None:
         """Keep one logged training loss for the next ``judge_loss`` (any thread)."""
@@ -235,14 +248,8 @@ class Diagnosis:
     # -- the rules ------------------------------------------------------------------------------------------
 
     def _is_weight(self, names: list[str]) -> np.ndarray:
-        """Which ``names`` ``weight_pattern`` takes, worked out once per list of names (a monitor's plan's)."""
-        known = self._weight_masks.get(id(names))
-        if known is None or known[0] is not names:
-            if len(self._weight_masks) > 1000:
-                self._weight_masks.clear()
-            mask = np.array([self._weights.match(name) is not None for name in names], dtype=bool)
-            known = self._weight_masks[id(names)] = (names, mask)
-        return known[1]
+        """Which ``names`` ``weight_pattern`` takes."""
+        return self._weight_masks.get(names, lambda: np.array([self._weights.match(n) is not None for n in names]))
 
     def _judge_nonfinite(self, step: int, observed: _Observed, found: dict[str, Alarm]) -> None:
         bad = []
@@ -259,15 +266,10 @@ class Diagnosis:
             found["nonfinite_tensors"] = Alarm("nonfinite_tensors", step, bad)
 
     def _baselines(self, kind: str, names: list[str]) -> np.ndarray:
-        """The baseline norm of each of ``names`` (NaN until set), as an array kept per list of names."""
-        key = (kind, id(names))
-        known = self._baseline_arrays.get(key)
-        if known is None or known[0] is not names:
-            if len(self._baseline_arrays) > 1000:
-                self._baseline_arrays.clear()
-            base = np.array([self._baseline.get((kind, name), math.nan) for name in names])
-            known = self._baseline_arrays[key] = (names, base)
-        return known[1]
+        """The baseline norm of each of ``names`` (NaN until set), kept as one array per list of names."""
+        return self._baseline_arrays.get(
+            names, lambda: np.array([self._baseline.get((kind, name), math.nan) for name in names]), kind
+        )
 
     def _judge_exploding(self, step: int, observed: _Observed, found: dict[str, Alarm]) -> None:
         growth, floor, bad = self.thresholds.exploding_growth, self.thresholds.vanishing_rms, []
