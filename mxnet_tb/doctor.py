@@ -170,13 +170,6 @@ class _StepEnd(TensorMonitor):
 
 def _origin_text(exe: Any, step: int) -> str:
     from ._training.mxnet_adapter import symbol_of
+    from ._training.nan_origin import find_nan_origin, origin_report
 
-    try:
-        from ._training.nan_origin import find_nan_origin
-
-        found = find_nan_origin(symbol_of(exe), exe.arg_dict, exe.aux_dict, is_train=True)
-    except Exception as exc:  # the search is a diagnosis aid: it must not stop a training that logs
-        return f"the search for the NaN's origin at step {step} failed: {exc!r}"
-    if found is None:
-        return f"the NaN/Inf at step {step} is in the gradients only (the forward pass is finite)"
-    return f"at step {step}, {found.describe()}"
+    return origin_report(step, lambda: find_nan_origin(symbol_of(exe), exe.arg_dict, exe.aux_dict, is_train=True))

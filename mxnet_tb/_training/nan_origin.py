@@ -32,7 +32,7 @@ import contextlib
 import json
 import math
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Union
 
@@ -40,7 +40,7 @@ import numpy as np
 
 from .stats import all_finite
 
-__all__ = ["InputRange", "NanOrigin", "NonFiniteInput", "find_nan_origin", "gluon_symbol"]
+__all__ = ["InputRange", "NanOrigin", "NonFiniteInput", "find_nan_origin", "gluon_symbol", "origin_report"]
 
 
 @dataclass(frozen=True)
@@ -299,3 +299,18 @@ def gluon_symbol(block: Any, *inputs: Any) -> tuple[Any, dict[str, Any], dict[st
 
     args = {name: batch[name] if name in batch else data(name) for name in symbol.list_arguments()}
     return symbol, args, {name: data(name) for name in symbol.list_auxiliary_states()}
+
+
+def origin_report(step: int, search: Callable[[], Any]) -> str:
+    """One line on where the NaN/Inf of ``step`` came from: ``search()`` (``find_nan_origin`` of the batch, or
+    ``None`` replays; a ``str`` says why it could not run). A failing search is said, never raised: it is a
+    diagnosis aid and must not stop a training that logs."""
+    try:
+        found = search()
+    except Exception as exc:
+        return f"the search for the NaN's origin at step {step} failed: {exc!r}"
+    if isinstance(found, str):
+        return f"at step {step}: {found}"
+    if found is None:
+        return f"the NaN/Inf at step {step} is in the gradients only (the forward pass is finite)"
+    return f"at step {step}, {found.describe()}"

@@ -47,15 +47,12 @@ def nan_origin(net: Any, inputs: tuple[Any, ...], step: int, grads: dict[str, An
     bad = any(summary.stats.get("nonfinite") for summary in grads.values())
     if not bad and all_finite([array for outputs in captured.values() for array in outputs.arrays]):
         return None
-    try:
-        from .._training.nan_origin import find_nan_origin, gluon_symbol
+    from .._training.nan_origin import find_nan_origin, gluon_symbol, origin_report
 
+    def search() -> Any:
         traced = gluon_symbol(net, *inputs)
-        found = find_nan_origin(*traced, is_train=True) if traced is not None else None
-    except Exception as exc:  # the search is a diagnosis aid: it must not stop a training that logs
-        return f"the search for the NaN's origin at step {step} failed: {exc!r}"
-    if traced is None:
-        return f"at step {step}: the net is not a HybridBlock, so its operators cannot be replayed"
-    if found is None:
-        return f"the NaN/Inf at step {step} is in the gradients only (the forward pass is finite)"
-    return f"at step {step}, {found.describe()}"
+        if traced is None:
+            return "the net is not a HybridBlock, so its operators cannot be replayed"
+        return find_nan_origin(*traced, is_train=True)
+
+    return origin_report(step, search)
